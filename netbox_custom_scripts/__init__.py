@@ -1,0 +1,80 @@
+import importlib
+
+from django.core.exceptions import ImproperlyConfigured
+
+from netbox.plugins import PluginConfig
+
+from .version import __version__
+
+
+class CustomScriptsConfig(PluginConfig):
+    name = 'netbox_custom_scripts'
+    verbose_name = 'Custom Scripts'
+    description = 'Custom scripts with typed inputs, live logs, dry-run diffs, run history, schedules and permissions'
+    version = __version__
+    author = 'netbox-custom-scripts developers'
+    base_url = 'custom-scripts'
+    # Keep in step with COMPATIBILITY.md.
+    min_version = '4.7.0'
+    max_version = '4.7.99'
+    default_settings = {
+        # Directory of script modules discovered from disk (None: disk discovery off). Files and packages below it
+        # are registered as modules and re-synced when their content changes.
+        'scripts_dir': None,
+        # RQ queue used by scripts that do not set Meta.queue.
+        'default_queue': 'default',
+        # Run time limit in seconds for scripts that do not set Meta.job_timeout (None: NetBox's RQ_DEFAULT_TIMEOUT).
+        'default_job_timeout': None,
+        # Largest accepted script module source, in bytes (uploads, disk files and data files alike).
+        'max_module_size': 1024 * 1024,
+        # Runs older than this many days are deleted by the housekeeping job (None: keep forever).
+        'run_retention_days': 90,
+    }
+
+    def ready(self):
+        super().ready()
+        from . import jobs  # noqa: F401  (registers the plugin's JobRunners and system jobs)
+
+    @classmethod
+    def validate(cls, user_config, netbox_version):
+        super().validate(user_config, netbox_version)
+        validate_settings(user_config)
+
+
+def validate_settings(settings):
+    """Reject PLUGINS_CONFIG['netbox_custom_scripts'] values NetBox could not run with, naming the key to fix."""
+    def fail(key, expected):
+        raise ImproperlyConfigured(
+            f"PLUGINS_CONFIG['netbox_custom_scripts']['{key}'] must be {expected} (found {settings[key]!r})."
+        )
+
+    unknown = sorted(set(settings) - set(CustomScriptsConfig.default_settings))
+    if unknown:
+        raise ImproperlyConfigured(
+            f"PLUGINS_CONFIG['netbox_custom_scripts'] has unknown setting(s) {', '.join(unknown)}; "
+            f"known settings are {', '.join(sorted(CustomScriptsConfig.default_settings))}."
+        )
+    if settings['scripts_dir'] is not None and not (isinstance(settings['scripts_dir'], str) and settings['scripts_dir']):
+        fail('scripts_dir', 'a directory path or None')
+    if not isinstance(settings['default_queue'], str) or not settings['default_queue']:
+        fail('default_queue', 'the name of an RQ queue')
+    for key in ('default_job_timeout', 'run_retention_days'):
+        value = settings[key]
+        if value is not None and (type(value) is not int or value < 1):
+            fail(key, 'a positive integer or None')
+    if type(settings['max_module_size']) is not int or settings['max_module_size'] < 1:
+        fail('max_module_size', 'a positive integer (bytes)')
+
+
+config = CustomScriptsConfig
+
+
+def __getattr__(name):
+    # `from netbox_custom_scripts import Script, StringVar, ...`: the authoring API, imported on first use because
+    # this module is imported while Django's settings load, before form fields can be.
+    if name.startswith('_') or name == 'scripting':
+        raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
+    scripting = importlib.import_module(f'{__name__}.scripting')
+    if name in scripting.__all__:
+        return getattr(scripting, name)
+    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')

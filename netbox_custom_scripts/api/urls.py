@@ -1,0 +1,12 @@
+from netbox.api.routers import NetBoxRouter
+
+from . import views
+
+app_name = 'netbox_custom_scripts-api'
+
+router = NetBoxRouter()
+router.APIRootView = views.CustomScriptsRootView
+router.register('modules', views.ScriptModuleViewSet)
+router.register('scripts', views.ScriptViewSet)
+
+urlpatterns = router.urls

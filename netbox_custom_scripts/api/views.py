@@ -1,0 +1,52 @@
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.response import Response
+from rest_framework.routers import APIRootView
+
+from core.api.serializers import JobSerializer
+from netbox.api.viewsets import NetBoxReadOnlyModelViewSet
+
+from .. import filtersets
+from ..execution.dispatch import enqueue_directory_sync
+from ..execution.modules import sync_directory
+from ..models import Script, ScriptModule
+from . import serializers
+
+
+class CustomScriptsRootView(APIRootView):
+    def get_view_name(self):
+        return 'Custom Scripts'
+
+
+class SyncOnListMixin:
+    """Pick up changed files of the scripts directory before listing (a stat of each file when nothing changed)."""
+
+    def list(self, request, *args, **kwargs):
+        sync_directory()
+        return super().list(request, *args, **kwargs)
+
+
+class ScriptModuleViewSet(SyncOnListMixin, NetBoxReadOnlyModelViewSet):
+    queryset = ScriptModule.objects.select_related('current_revision')
+    serializer_class = serializers.ScriptModuleSerializer
+    filterset_class = filtersets.ScriptModuleFilterSet
+
+    @extend_schema(request=None, responses={202: JobSerializer})
+    @action(detail=False, methods=['post'])
+    def sync(self, request):
+        """Queue a background job that re-reads the scripts directory."""
+        if not request.user.has_perm('netbox_custom_scripts.change_scriptmodule'):
+            raise PermissionDenied('Syncing modules needs the change permission on script modules.')
+        job = enqueue_directory_sync(request.user)
+        if job is None:
+            return Response({'detail': 'No scripts directory is configured (setting scripts_dir).'},
+                            status=status.HTTP_400_BAD_REQUEST)
+        return Response(JobSerializer(job, context={'request': request}).data, status=status.HTTP_202_ACCEPTED)
+
+
+class ScriptViewSet(SyncOnListMixin, NetBoxReadOnlyModelViewSet):
+    queryset = Script.objects.select_related('module')
+    serializer_class = serializers.ScriptSerializer
+    filterset_class = filtersets.ScriptFilterSet

@@ -1,0 +1,314 @@
+"""
+Importing script modules.
+
+Module code lives in the database (ModuleRevision), so every process - web or RQ worker, on any host - imports
+exactly the revision it was handed. Modules are imported under the private package `_custom_scripts`, so a module
+named like a NetBox app (`dcim`, `circuits`) can never shadow it; relative imports between modules of one package
+resolve to other registered modules. Imports are cached by content hash: an unchanged module is imported once per
+process, however often it is listed or run.
+
+Modules written for NetBox's built-in scripts import `extras.scripts`; they are given this plugin's authoring API
+instead, so they run unchanged.
+"""
+import builtins
+import importlib.abc
+import importlib.util
+import inspect
+import linecache
+import sys
+import threading
+import traceback
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from django.utils.translation import gettext as _
+
+from ..scripting import Script, ScriptDefinitionError
+
+__all__ = (
+    'LoadedModule',
+    'ModuleLoadError',
+    'PACKAGE',
+    'PendingSource',
+    'import_module_source',
+    'load_revision',
+    'pending_sources',
+)
+
+PACKAGE = '_custom_scripts'
+
+# Imports redirected while a script module executes: NetBox's authoring API -> ours.
+_REDIRECTED_IMPORTS = {
+    'extras.scripts': 'netbox_custom_scripts.scripts',
+}
+
+_lock = threading.RLock()
+
+
+class ModuleLoadError(Exception):
+    """A module could not be imported or defines something invalid. `line` is the offending line, if known."""
+
+    def __init__(self, message, line=None):
+        self.message = message
+        self.line = line
+        super().__init__(message if line is None else f'{message} (line {line})')
+
+
+@dataclass
+class LoadedModule:
+    name: str
+    content_hash: str
+    module: object
+    display_name: str
+    scripts: list                                   # Script classes, in list order
+    dependencies: dict = field(default_factory=dict)  # other registered modules it imported: name -> content hash
+
+
+# name -> LoadedModule; one entry per module name, replaced when its content changes
+_cache = {}
+
+
+def _qualified(name):
+    return f'{PACKAGE}.{name}'
+
+
+def _filename(name):
+    # Shown in tracebacks; the source is registered with linecache so traceback lines are printed.
+    return f'<custom-scripts>/{name.replace(".", "/")}.py'
+
+
+def _redirecting_import(name, globals=None, locals=None, fromlist=(), level=0):
+    if level == 0 and name in _REDIRECTED_IMPORTS:
+        name = _REDIRECTED_IMPORTS[name]
+        module = builtins.__import__(name, globals, locals, fromlist, level)
+        # `import extras.scripts` binds the top-level package; `from extras.scripts import X` needs the leaf.
+        return sys.modules[name] if fromlist else module
+    return builtins.__import__(name, globals, locals, fromlist, level)
+
+
+_MODULE_BUILTINS = {**vars(builtins), '__import__': _redirecting_import}
+
+
+@dataclass(frozen=True)
+class PendingSource:
+    """A module source about to be registered, importable by its siblings before it is saved."""
+    source_code: str
+    content_hash: str
+    is_package: bool
+
+
+class _RegisteredModuleFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """
+    Resolves `_custom_scripts.<name>` to the current revision of the registered module `<name>` (or to a source
+    being registered alongside it), so that `from . import helpers` inside a package module finds its sibling.
+    Parent packages without an `__init__` module become empty namespace packages.
+    """
+    # Records which registered modules the import in progress pulled in, for cache validation.
+    active_dependencies = None
+    # name -> PendingSource, while a directory is being registered
+    pending = {}
+
+    def find_spec(self, fullname, path, target=None):
+        if not fullname.startswith(PACKAGE + '.'):
+            return None
+        from ..models import ScriptModule
+
+        name = fullname[len(PACKAGE) + 1:]
+        if name in self.pending:
+            pending = self.pending[name]
+            spec = importlib.util.spec_from_loader(
+                fullname, self, origin=_filename(name), is_package=pending.is_package
+            )
+            spec.loader_state = pending
+            return spec
+        module = ScriptModule.objects.filter(name=name).select_related('current_revision').first()
+        if module and module.current_revision:
+            spec = importlib.util.spec_from_loader(
+                fullname, self, origin=_filename(name), is_package=module.file_path.endswith('__init__.py')
+            )
+            spec.loader_state = module.current_revision
+            return spec
+        if any(pending.startswith(f'{name}.') for pending in self.pending) or (
+            ScriptModule.objects.filter(name__startswith=f'{name}.').exists()
+        ):
+            spec = importlib.util.spec_from_loader(fullname, None, is_package=True)
+            spec.submodule_search_locations = []
+            return spec
+        return None
+
+    def create_module(self, spec):
+        return None
+
+    def exec_module(self, module):
+        revision = module.__spec__.loader_state
+        name = module.__name__[len(PACKAGE) + 1:]
+        if self.active_dependencies is not None:
+            self.active_dependencies[name] = revision.content_hash
+        _execute(module, name, revision.source_code)
+
+
+_finder = _RegisteredModuleFinder()
+
+
+@contextmanager
+def pending_sources(sources):
+    """Make `sources` ({name: PendingSource}) importable by each other while they are being registered."""
+    with _lock:
+        _finder.pending = dict(sources)
+        try:
+            yield
+        finally:
+            _finder.pending = {}
+
+
+def _ensure_package():
+    if PACKAGE not in sys.modules:
+        spec = importlib.util.spec_from_loader(PACKAGE, None, is_package=True)
+        spec.submodule_search_locations = []
+        sys.modules[PACKAGE] = importlib.util.module_from_spec(spec)
+    if _finder not in sys.meta_path:
+        sys.meta_path.append(_finder)
+
+
+def _execute(module, name, source):
+    filename = _filename(name)
+    linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)
+    module.__file__ = filename
+    module.__builtins__ = _MODULE_BUILTINS
+    code = compile(source, filename, 'exec', dont_inherit=True)
+    exec(code, module.__dict__)
+
+
+def _error_line(exc, filename):
+    if isinstance(exc, SyntaxError) and exc.filename == filename:
+        return exc.lineno
+    line = None
+    for frame, lineno in traceback.walk_tb(exc.__traceback__):
+        if frame.f_code.co_filename == filename:
+            line = lineno
+    return line
+
+
+def _find_scripts(module):
+    """The runnable Script classes of a module: script_order first, then the rest alphabetically by name."""
+    found = {}
+    for attr in vars(module).values():
+        if isinstance(attr, type) and issubclass(attr, Script) and attr is not Script:
+            found[attr.__name__] = attr
+    ordered = []
+    for cls in getattr(module, 'script_order', ()) or ():
+        if isinstance(cls, type) and cls.__name__ in found and cls not in ordered:
+            ordered.append(cls)
+    rest = sorted((cls for cls in found.values() if cls not in ordered), key=lambda cls: (cls.name.lower(), cls.__name__))
+    return ordered + rest
+
+
+def import_module_source(name, source, content_hash, *, is_package=False, data_root=None, module_dir=''):
+    """
+    Import `source` as the script module `name` and check every Script class it defines. Returns a LoadedModule,
+    or raises ModuleLoadError with a message a script author can act on (and the line number, when known).
+    The import replaces any cached import of the module.
+    """
+    filename = _filename(name)
+    with _lock:
+        _ensure_package()
+        qualified = _qualified(name)
+        spec = importlib.util.spec_from_loader(qualified, loader=None, origin=filename, is_package=is_package)
+        if is_package:
+            spec.submodule_search_locations = []
+        module = importlib.util.module_from_spec(spec)
+        previous = sys.modules.get(qualified)
+        sys.modules[qualified] = module
+        dependencies = {}
+        _finder.active_dependencies = dependencies
+        try:
+            _execute(module, name, source)
+        except SyntaxError as exc:
+            _restore(qualified, previous)
+            raise ModuleLoadError(_('Syntax error: {msg}').format(msg=exc.msg), _error_line(exc, filename))
+        except BaseException as exc:  # a module may raise anything at import, SystemExit included
+            _restore(qualified, previous)
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            raise ModuleLoadError(
+                _('Import failed: {type}: {error}').format(type=type(exc).__name__, error=exc),
+                _error_line(exc, filename),
+            )
+        finally:
+            _finder.active_dependencies = None
+
+        module_name = getattr(module, 'name', None)
+        display_name = module_name if isinstance(module_name, str) and module_name else name
+        scripts = _find_scripts(module)
+        errors = []
+        for cls in scripts:
+            if cls.__module__ == qualified:
+                cls._module_name = name
+                cls.data_root = data_root
+                cls.module_dir = module_dir
+            try:
+                cls.validate_definition()
+            except ScriptDefinitionError as exc:
+                errors.append(f'{cls.__name__}: {exc}')
+        if errors:
+            _restore(qualified, previous)
+            raise ModuleLoadError('; '.join(errors), _class_line(scripts, errors))
+
+        loaded = LoadedModule(name, content_hash, module, display_name, scripts, dependencies)
+        _cache[name] = loaded
+        return loaded
+
+
+def _class_line(scripts, errors):
+    # Point at the first class whose definition was rejected.
+    failing = {error.split(':', 1)[0] for error in errors}
+    for cls in scripts:
+        if cls.__name__ in failing:
+            try:
+                return inspect.getsourcelines(cls)[1]
+            except (OSError, TypeError):
+                return None
+    return None
+
+
+def _restore(qualified, previous):
+    if previous is None:
+        sys.modules.pop(qualified, None)
+    else:
+        sys.modules[qualified] = previous
+
+
+def _dependencies_current(loaded):
+    if not loaded.dependencies:
+        return True
+    from ..models import ScriptModule
+
+    current = dict(
+        ScriptModule.objects.filter(name__in=loaded.dependencies).values_list('name', 'current_revision__content_hash')
+    )
+    return current == loaded.dependencies
+
+
+def load_revision(revision):
+    """The imported module of a ModuleRevision, from the cache when this process already imported that content."""
+    module = revision.module
+    with _lock:
+        cached = _cache.get(module.name)
+        if cached and cached.content_hash == revision.content_hash and _dependencies_current(cached):
+            return cached
+        return import_module_source(
+            module.name,
+            revision.source_code,
+            revision.content_hash,
+            is_package=module.file_path.endswith('__init__.py'),
+            data_root=module.data_root,
+            module_dir=module.module_dir,
+        )
+
+
+def forget(name):
+    """Drop a module from this process's cache (after it was deleted)."""
+    with _lock:
+        _cache.pop(name, None)
+        sys.modules.pop(_qualified(name), None)
+

@@ -1,0 +1,78 @@
+from django.db import models
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+from netbox.models import NetBoxModel
+from netbox.models.features import JobsMixin
+
+__all__ = (
+    'Script',
+)
+
+
+class Script(JobsMixin, NetBoxModel):
+    """
+    One Script class of a module, kept in step with the module's current revision. A class that disappears is
+    soft-deleted (is_active=False) so its run history stays; it comes back when the class returns.
+    """
+    module = models.ForeignKey(
+        to='netbox_custom_scripts.ScriptModule',
+        on_delete=models.CASCADE,
+        related_name='scripts',
+    )
+    class_name = models.CharField(
+        verbose_name=_('class name'),
+        max_length=200,
+    )
+    name = models.CharField(
+        verbose_name=_('name'),
+        max_length=200,
+    )
+    description = models.TextField(
+        verbose_name=_('description'),
+        blank=True,
+    )
+    weight = models.PositiveIntegerField(
+        verbose_name=_('weight'),
+        default=0,
+        help_text=_("Position within the module (from the module's script_order, then alphabetical)"),
+    )
+    is_active = models.BooleanField(
+        verbose_name=_('active'),
+        default=True,
+        help_text=_('False once the class is no longer present in its module'),
+    )
+    meta = models.JSONField(
+        verbose_name=_('meta'),
+        default=dict,
+        blank=True,
+        help_text=_("The script's Meta options as loaded from its current revision"),
+    )
+    variables = models.JSONField(
+        verbose_name=_('variables'),
+        default=list,
+        blank=True,
+        help_text=_("Description of the script's input variables"),
+    )
+
+    class Meta:
+        ordering = ('module__name', 'weight', 'name')
+        constraints = (
+            models.UniqueConstraint(fields=('module', 'class_name'), name='%(app_label)s_%(class)s_unique_class'),
+        )
+        permissions = (
+            ('run', 'Run script'),
+        )
+        verbose_name = _('script')
+        verbose_name_plural = _('scripts')
+
+    def __str__(self):
+        return self.name
+
+    def get_absolute_url(self):
+        return reverse('plugins:netbox_custom_scripts:script', args=[self.pk])
+
+    @property
+    def full_name(self):
+        """`module.Class`, the name used by the CLI, nbshell and the API."""
+        return f'{self.module.name}.{self.class_name}'

@@ -1,0 +1,22 @@
+from django.utils.translation import gettext_lazy as _
+
+from netbox.plugins import PluginMenu, PluginMenuItem
+
+menu = PluginMenu(
+    label=_('Custom Scripts'),
+    icon_class='mdi mdi-script-text-outline',
+    groups=(
+        (_('Scripts'), (
+            PluginMenuItem(
+                link='plugins:netbox_custom_scripts:script_list',
+                link_text=_('Scripts'),
+                permissions=['netbox_custom_scripts.view_script'],
+            ),
+            PluginMenuItem(
+                link='plugins:netbox_custom_scripts:scriptmodule_list',
+                link_text=_('Modules'),
+                permissions=['netbox_custom_scripts.view_scriptmodule'],
+            ),
+        )),
+    ),
+)

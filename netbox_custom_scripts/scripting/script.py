@@ -1,0 +1,451 @@
+"""
+The Script base class: what a script author subclasses. It declares inputs (variables), options (Meta) and
+`run(data, commit)`, and offers logging, progress, file output and data-file helpers. How a run is executed,
+recorded and rolled back is the execution core's business; a Script only talks to the reporter it is given.
+"""
+import inspect
+import json
+import logging
+import os
+
+import yaml
+from django.conf import settings
+from django.utils import timezone
+from django.utils.functional import classproperty
+from django.utils.translation import gettext as _
+from rq.exceptions import TimeoutFormatError
+from rq.utils import parse_timeout
+
+from .exceptions import ScriptDefinitionError
+from .log import LogEntry, LogLevel
+from .variables import ScriptVariable
+
+__all__ = (
+    'BaseScript',
+    'EXECUTION_PARAMETERS',
+    'MemoryReporter',
+    'META_OPTIONS',
+    'NOTIFICATION_CHOICES',
+    'Script',
+)
+
+NOTIFICATION_CHOICES = ('always', 'on_failure', 'never')
+
+# Meta options and their defaults. Variables may not be named like these (they are class attributes too).
+META_OPTIONS = {
+    'name': None,
+    'description': '',
+    'field_order': None,
+    'fieldsets': None,
+    'commit_default': True,
+    'scheduling_enabled': True,
+    'job_timeout': None,
+    'notifications_default': 'always',
+    'hidden': False,
+    'singleton': False,
+    'queue': None,
+    'sensitive_variables': (),
+    'object_types': (),
+}
+
+# Form fields the run form adds next to the script's own variables; reserved as variable names.
+EXECUTION_PARAMETERS = ('_commit', '_schedule_at', '_interval', '_cron', '_notifications')
+
+# Names a variable may not take: they would shadow a Script attribute or method.
+_RESERVED_NAMES = {
+    'module', 'class_name', 'full_name', 'request', 'logger', 'storage', 'output', 'failed', 'messages', 'tests',
+    'run', 'clean', 'progress', 'save_file', 'load_yaml', 'load_json', 'data_root', 'module_dir',
+    *META_OPTIONS,
+}
+
+
+class MemoryReporter:
+    """
+    Keeps a script's log, progress and files in memory. Used when a script is instantiated outside a run (e.g. in
+    a unit test); the execution core gives running scripts a recorder that persists them as they happen.
+    """
+
+    def __init__(self):
+        self.entries = []
+        self.progress = None
+        self.files = []
+
+    def log(self, entry):
+        self.entries.append(entry)
+
+    def set_progress(self, done, total, message):
+        self.progress = (done, total, message)
+
+    def save_file(self, name, content, content_type):
+        self.files.append((name, content, content_type))
+
+
+class BaseScript:
+    """
+    Base class for scripts and for shared script base classes. Only subclasses of `Script` are listed and runnable;
+    derive helper bases from `BaseScript` to keep them out of the list.
+    """
+
+    # Django templates must not call the class.
+    do_not_call_in_templates = True
+
+    class Meta:
+        pass
+
+    # Set by the loader: the directory load_yaml()/load_json() may read from, and the module's place below it.
+    data_root = None
+    module_dir = ''
+
+    def __init__(self):
+        self.request = None
+        self.output = ''
+        self.failed = False
+        self.logger = logging.getLogger(f'netbox_custom_scripts.scripts.{self.full_name}')
+        self._reporter = MemoryReporter()
+        self._current_test = None
+        self.tests = {
+            name: {level: 0 for level in (LogLevel.SUCCESS, LogLevel.INFO, LogLevel.WARNING, LogLevel.FAILURE)}
+            for name in self.test_method_names()
+        }
+
+    def __str__(self):
+        return self.name
+
+    # Identity
+
+    @classproperty
+    def module(cls):
+        # The loader registers modules under a private package; script authors see the module's own name.
+        return getattr(cls, '_module_name', None) or cls.__module__
+
+    @classproperty
+    def class_name(cls):
+        return cls.__name__
+
+    @classproperty
+    def full_name(cls):
+        return f'{cls.module}.{cls.class_name}'
+
+    # Meta options
+
+    @classmethod
+    def _meta_option(cls, option):
+        return getattr(cls.Meta, option, META_OPTIONS[option])
+
+    @classproperty
+    def name(cls):
+        return cls._meta_option('name') or cls.__name__
+
+    @classproperty
+    def description(cls):
+        return cls._meta_option('description')
+
+    @classproperty
+    def field_order(cls):
+        return cls._meta_option('field_order')
+
+    @classproperty
+    def fieldsets(cls):
+        return cls._meta_option('fieldsets')
+
+    @classproperty
+    def commit_default(cls):
+        return cls._meta_option('commit_default')
+
+    @classproperty
+    def scheduling_enabled(cls):
+        return cls._meta_option('scheduling_enabled')
+
+    @classproperty
+    def job_timeout(cls):
+        return cls._meta_option('job_timeout')
+
+    @classproperty
+    def notifications_default(cls):
+        return cls._meta_option('notifications_default')
+
+    @classproperty
+    def hidden(cls):
+        return cls._meta_option('hidden')
+
+    @classproperty
+    def singleton(cls):
+        return cls._meta_option('singleton')
+
+    @classproperty
+    def queue(cls):
+        return cls._meta_option('queue')
+
+    @classproperty
+    def sensitive_variables(cls):
+        return tuple(cls._meta_option('sensitive_variables'))
+
+    @classproperty
+    def object_types(cls):
+        return tuple(cls._meta_option('object_types'))
+
+    @classmethod
+    def job_timeout_seconds(cls):
+        """Meta.job_timeout as seconds (it may be given as an RQ duration string such as '1h'), or None."""
+        return None if cls.job_timeout is None else parse_timeout(cls.job_timeout)
+
+    @classmethod
+    def validate_definition(cls):
+        """
+        Check the Meta options and variables; raise ScriptDefinitionError listing every problem. Called when a
+        module loads, so a bad definition is reported there rather than when someone tries to run it.
+        """
+        errors = []
+        meta = cls.Meta
+        variables = cls._get_vars(ordered=False)
+
+        unknown = sorted(
+            key for key in vars(meta) if not key.startswith('_') and key not in META_OPTIONS
+        )
+        if unknown:
+            errors.append(_('unknown Meta option(s): {names}').format(names=', '.join(unknown)))
+        for option in ('name', 'description'):
+            value = getattr(meta, option, None)
+            if value is not None and not isinstance(value, str):
+                errors.append(_('Meta.{option} must be a string').format(option=option))
+        for option in ('commit_default', 'scheduling_enabled', 'hidden', 'singleton'):
+            if not isinstance(cls._meta_option(option), bool):
+                errors.append(_('Meta.{option} must be True or False').format(option=option))
+        if (timeout := cls.job_timeout) is not None:
+            try:
+                seconds = parse_timeout(timeout)
+            except (TimeoutFormatError, TypeError, ValueError, AssertionError):
+                seconds = None
+            if isinstance(timeout, bool) or not isinstance(seconds, int) or seconds <= 0:
+                errors.append(_(
+                    "Meta.job_timeout must be a positive number of seconds or a duration such as '30m' (found {value!r})"
+                ).format(value=timeout))
+        if cls.notifications_default not in NOTIFICATION_CHOICES:
+            errors.append(_('Meta.notifications_default must be one of {choices} (found {value!r})').format(
+                choices=', '.join(NOTIFICATION_CHOICES), value=cls.notifications_default
+            ))
+        if (queue := cls.queue) is not None and queue not in settings.RQ_QUEUES:
+            errors.append(_('Meta.queue {value!r} is not an RQ queue of this NetBox (known: {queues})').format(
+                value=queue, queues=', '.join(sorted(settings.RQ_QUEUES))
+            ))
+        errors.extend(cls._validate_name_list('field_order', cls.field_order, variables))
+        errors.extend(cls._validate_name_list('sensitive_variables', cls._meta_option('sensitive_variables'), variables))
+        if (fieldsets := cls.fieldsets) is not None:
+            if not isinstance(fieldsets, (list, tuple)) or not all(
+                isinstance(fs, (list, tuple)) and len(fs) == 2 and isinstance(fs[1], (list, tuple)) for fs in fieldsets
+            ):
+                errors.append(_('Meta.fieldsets must be a sequence of (title, (variable, ...)) pairs'))
+            else:
+                for _title, names in fieldsets:
+                    errors.extend(cls._validate_name_list('fieldsets', names, variables))
+        object_types = cls._meta_option('object_types')
+        if not isinstance(object_types, (list, tuple)) or not all(
+            isinstance(label, str) and label.count('.') == 1 for label in object_types
+        ):
+            errors.append(_('Meta.object_types must be a sequence of "app_label.model" names'))
+
+        for name in variables:
+            if name in _RESERVED_NAMES or name in EXECUTION_PARAMETERS:
+                errors.append(_('variable {name!r} clashes with a reserved Script attribute; rename it').format(
+                    name=name
+                ))
+        for name, var in variables.items():
+            for ref in getattr(var, 'referenced_variables', ()):
+                if ref not in variables:
+                    errors.append(_('{name}: query_params refers to ${ref}, which is not a variable').format(
+                        name=name, ref=ref
+                    ))
+        if errors:
+            raise ScriptDefinitionError(errors)
+
+    @staticmethod
+    def _validate_name_list(option, names, variables):
+        if names is None:
+            return []
+        if isinstance(names, str) or not isinstance(names, (list, tuple)):
+            return [_('Meta.{option} must be a list or tuple of variable names').format(option=option)]
+        return [
+            _('Meta.{option} names {name!r}, which is not a variable').format(option=option, name=name)
+            for name in names if name not in variables
+        ]
+
+    # Variables
+
+    @classmethod
+    def _get_vars(cls, ordered=True):
+        """The script's variables by name: declaration order, reordered by Meta.field_order."""
+        variables = {}
+        for klass in reversed(inspect.getmro(cls)):
+            for name, attr in vars(klass).items():
+                if isinstance(attr, ScriptVariable):
+                    variables.pop(name, None)
+                    variables[name] = attr
+        if not ordered or not cls.field_order or cls.fieldsets:
+            return variables
+        ordered_vars = {name: variables.pop(name) for name in cls.field_order if name in variables}
+        ordered_vars.update(variables)
+        return ordered_vars
+
+    @classmethod
+    def secret_variable_names(cls):
+        """Variables whose values must never be stored: SecretVar instances and Meta.sensitive_variables."""
+        sensitive = set(cls.sensitive_variables)
+        return {name for name, var in cls._get_vars().items() if var.secret or name in sensitive}
+
+    @classmethod
+    def get_fieldsets(cls):
+        """
+        The form layout: Meta.fieldsets if set (variables not listed there are not shown), else one group of every
+        variable; then the "Script Execution Parameters" group.
+        """
+        if cls.fieldsets:
+            fieldsets = [(title, tuple(names)) for title, names in cls.fieldsets]
+        else:
+            fieldsets = [(_('Script Data'), tuple(cls._get_vars()))]
+        if cls.scheduling_enabled:
+            execution = ('_commit', '_schedule_at', '_interval', '_cron', '_notifications')
+        else:
+            execution = ('_commit', '_notifications')
+        fieldsets.append((_('Script Execution Parameters'), execution))
+        return fieldsets
+
+    @classmethod
+    def describe_variables(cls):
+        """JSON-safe descriptions of the variables, in form order, for the Script record and API clients."""
+        secret = cls.secret_variable_names()
+        described = []
+        for name, var in cls._get_vars().items():
+            entry = {'name': name, **var.describe()}
+            if name in secret:
+                entry.update(secret=True, default=None)
+            described.append(entry)
+        return described
+
+    @classmethod
+    def test_method_names(cls):
+        return [name for name in sorted(dir(cls)) if name.startswith('test_') and callable(getattr(cls, name))]
+
+    # What authors override
+
+    def clean(self, data):
+        """
+        Cross-field validation: raise django.core.exceptions.ValidationError (a message, or a dict of messages by
+        variable name) to reject the inputs. Runs after every variable validated on its own, for every entry point.
+        """
+
+    def run(self, data, commit):
+        """
+        The script's work. `data` holds the cleaned inputs; `commit` is False for a dry run, whose changes are
+        rolled back afterwards. The return value becomes the run's output. The default runs `test_*` methods, as
+        NetBox's legacy reports did.
+        """
+        self.pre_run()
+        self.run_tests()
+        self.post_run()
+
+    def pre_run(self):
+        pass
+
+    def post_run(self):
+        pass
+
+    def run_tests(self):
+        for name in self.test_method_names():
+            self._current_test = name
+            try:
+                getattr(self, name)()
+            finally:
+                self._current_test = None
+
+    # Logging, progress and files
+
+    def _log(self, message, obj=None, level=LogLevel.INFO):
+        if self._current_test and level in self.tests[self._current_test]:
+            self.tests[self._current_test][level] += 1
+        if level == LogLevel.FAILURE:
+            self.failed = True
+        if message is None or message == '':
+            return
+        message = str(message)
+        if obj is not None:
+            meta = getattr(obj, '_meta', None)
+            get_url = getattr(obj, 'get_absolute_url', None)
+            try:
+                url = get_url() if get_url else ''
+            except Exception:  # an object without a detail view still gets its line
+                url = ''
+            entry = LogEntry(
+                level=level,
+                message=message,
+                time=timezone.now(),
+                object_repr=str(obj),
+                object_url=url or '',
+                object_type=meta.label_lower if meta else '',
+                object_id=getattr(obj, 'pk', None) if meta else None,
+                extra={'test': self._current_test} if self._current_test else {},
+            )
+        else:
+            entry = LogEntry(
+                level=level, message=message, time=timezone.now(),
+                extra={'test': self._current_test} if self._current_test else {},
+            )
+        self._reporter.log(entry)
+
+    def log_debug(self, message=None, obj=None):
+        self._log(message, obj, LogLevel.DEBUG)
+
+    def log_info(self, message=None, obj=None):
+        self._log(message, obj, LogLevel.INFO)
+
+    def log_success(self, message=None, obj=None):
+        self._log(message, obj, LogLevel.SUCCESS)
+
+    def log_warning(self, message=None, obj=None):
+        self._log(message, obj, LogLevel.WARNING)
+
+    def log_failure(self, message=None, obj=None):
+        """Log a failure. The run still finishes, with the status "completed with failures"."""
+        self._log(message, obj, LogLevel.FAILURE)
+
+    def progress(self, done, total, message=None):
+        """Report progress: `done` of `total` steps, with an optional short message. Shown live on the run page."""
+        if not isinstance(done, (int, float)) or not isinstance(total, (int, float)) or total < 0 or done < 0:
+            raise ValueError('progress() needs non-negative numbers for done and total')
+        self._reporter.set_progress(done, total, None if message is None else str(message))
+
+    def save_file(self, name, content, content_type=None):
+        """Attach a downloadable file to the run. `content` is str or bytes."""
+        if not isinstance(content, (str, bytes)):
+            raise TypeError('save_file() content must be str or bytes')
+        base = os.path.basename(str(name))
+        if not base or base in ('.', '..'):
+            raise ValueError(f'save_file(): invalid file name {name!r}')
+        self._reporter.save_file(base, content, content_type)
+
+    # Data files next to the module
+
+    def _data_file_path(self, filename):
+        if not self.data_root:
+            raise FileNotFoundError(_('This script module has no directory to read data files from.'))
+        filename = str(filename)
+        if os.path.isabs(filename) or '\x00' in filename:
+            raise PermissionError(_('Data file {name!r}: absolute paths are not allowed.').format(name=filename))
+        root = os.path.realpath(self.data_root)
+        path = os.path.realpath(os.path.join(root, self.module_dir, filename))
+        if os.path.commonpath([root, path]) != root:
+            raise PermissionError(_('Data file {name!r} is outside the scripts directory.').format(name=filename))
+        return path
+
+    def load_yaml(self, filename):
+        """Read a YAML file that lives next to the script's module (confined to the scripts directory)."""
+        with open(self._data_file_path(filename), encoding='utf-8') as f:
+            return yaml.safe_load(f)
+
+    def load_json(self, filename):
+        """Read a JSON file that lives next to the script's module (confined to the scripts directory)."""
+        with open(self._data_file_path(filename), encoding='utf-8') as f:
+            return json.load(f)
+
+
+class Script(BaseScript):
+    """Subclass this to write a script. Every subclass in a module is listed and can be run."""

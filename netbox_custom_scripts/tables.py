@@ -1,0 +1,48 @@
+import django_tables2 as tables
+from django.utils.translation import gettext_lazy as _
+
+from netbox.tables import NetBoxTable, columns
+
+from .models import Script, ScriptModule
+
+__all__ = (
+    'ScriptModuleTable',
+    'ScriptTable',
+)
+
+
+class ScriptModuleTable(NetBoxTable):
+    name = tables.Column(verbose_name=_('Name'), linkify=True)
+    display_name = tables.Column(verbose_name=_('Display name'))
+    source = columns.ChoiceFieldColumn(verbose_name=_('Source'))
+    status = columns.ChoiceFieldColumn(verbose_name=_('Status'))
+    error = tables.Column(verbose_name=_('Error'))
+    current_revision = tables.Column(verbose_name=_('Revision'), accessor='current_revision__number')
+    script_count = tables.Column(verbose_name=_('Scripts'))
+    tags = columns.TagColumn(url_name='plugins:netbox_custom_scripts:scriptmodule_list')
+
+    class Meta(NetBoxTable.Meta):
+        model = ScriptModule
+        fields = (
+            'pk', 'id', 'name', 'display_name', 'source', 'file_path', 'status', 'error', 'error_line',
+            'current_revision', 'script_count', 'description', 'tags', 'created', 'last_updated',
+        )
+        default_columns = ('pk', 'name', 'display_name', 'source', 'status', 'current_revision', 'script_count')
+
+
+class ScriptTable(NetBoxTable):
+    name = tables.Column(verbose_name=_('Name'), linkify=True)
+    module = tables.Column(verbose_name=_('Module'), linkify=True)
+    class_name = tables.Column(verbose_name=_('Class'))
+    description = columns.MarkdownColumn(verbose_name=_('Description'))
+    is_active = columns.BooleanColumn(verbose_name=_('Active'))
+    tags = columns.TagColumn(url_name='plugins:netbox_custom_scripts:script_list')
+    actions = columns.ActionsColumn(actions=('changelog',))
+
+    class Meta(NetBoxTable.Meta):
+        model = Script
+        fields = (
+            'pk', 'id', 'name', 'module', 'class_name', 'description', 'is_active', 'weight', 'tags', 'created',
+            'last_updated',
+        )
+        default_columns = ('pk', 'name', 'module', 'description')

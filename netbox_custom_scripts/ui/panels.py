@@ -1,0 +1,26 @@
+from django.utils.translation import gettext_lazy as _
+
+from netbox.ui import attrs, panels
+
+
+class ScriptModulePanel(panels.ObjectAttributesPanel):
+    title = _('Script module')
+    name = attrs.TextAttr('name', style='font-monospace')
+    display_name = attrs.TextAttr('display_name', label=_('Display name'))
+    source = attrs.ChoiceAttr('source')
+    file_path = attrs.TextAttr('file_path', label=_('File path'), style='font-monospace')
+    status = attrs.ChoiceAttr('status')
+    error = attrs.TextAttr('error', style='font-monospace')
+    error_line = attrs.NumericAttr('error_line', label=_('Error line'))
+    revision = attrs.NumericAttr('current_revision.number', label=_('Revision'))
+    content_hash = attrs.TextAttr('content_hash', label=_('SHA256 hash'), style='font-monospace', copy_button=True)
+    description = attrs.TextAttr('description')
+
+
+class ScriptPanel(panels.ObjectAttributesPanel):
+    title = _('Script')
+    name = attrs.TextAttr('name')
+    module = attrs.RelatedObjectAttr('module', linkify=True)
+    class_name = attrs.TextAttr('class_name', label=_('Class'), style='font-monospace')
+    full_name = attrs.TextAttr('full_name', label=_('Full name'), style='font-monospace', copy_button=True)
+    is_active = attrs.BooleanAttr('is_active', label=_('Active'))

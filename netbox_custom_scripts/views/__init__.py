@@ -1,0 +1,2 @@
+from .modules import *
+from .scripts import *
