@@ -20,6 +20,7 @@ class ScriptModuleTable(NetBoxTable):
     current_revision = tables.Column(verbose_name=_('Revision'), accessor='current_revision__number')
     script_count = tables.Column(verbose_name=_('Scripts'))
     tags = columns.TagColumn(url_name='plugins:netbox_custom_scripts:scriptmodule_list')
+    actions = columns.ActionsColumn(actions=('delete', 'changelog'))
 
     class Meta(NetBoxTable.Meta):
         model = ScriptModule

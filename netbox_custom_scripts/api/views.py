@@ -1,11 +1,11 @@
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.decorators import action
-from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 from rest_framework.routers import APIRootView
 
 from core.api.serializers import JobSerializer
+from netbox.api.authentication import TokenSyncPermission
 from netbox.api.viewsets import NetBoxReadOnlyModelViewSet
 
 from .. import filtersets
@@ -33,12 +33,15 @@ class ScriptModuleViewSet(SyncOnListMixin, NetBoxReadOnlyModelViewSet):
     serializer_class = serializers.ScriptModuleSerializer
     filterset_class = filtersets.ScriptModuleFilterSet
 
+    def get_permissions(self):
+        if self.action == 'sync':
+            return [TokenSyncPermission()]
+        return super().get_permissions()
+
     @extend_schema(request=None, responses={202: JobSerializer})
     @action(detail=False, methods=['post'])
     def sync(self, request):
-        """Queue a background job that re-reads the scripts directory."""
-        if not request.user.has_perm('netbox_custom_scripts.change_scriptmodule'):
-            raise PermissionDenied('Syncing modules needs the change permission on script modules.')
+        """Queue a background job that re-reads the scripts directory (needs the `sync` action on modules)."""
         job = enqueue_directory_sync(request.user)
         if job is None:
             return Response({'detail': 'No scripts directory is configured (setting scripts_dir).'},

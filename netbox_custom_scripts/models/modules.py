@@ -83,6 +83,9 @@ class ScriptModule(SyncedDataMixin, NetBoxModel):
 
     class Meta:
         ordering = ('name',)
+        permissions = (
+            ('sync', 'Sync modules from the scripts directory'),
+        )
         verbose_name = _('script module')
         verbose_name_plural = _('script modules')
 

@@ -3,6 +3,7 @@ from django.shortcuts import redirect
 from django.views.generic import View
 from django.utils.translation import gettext as _
 
+from netbox.object_actions import BulkDelete, BulkExport, DeleteObject
 from netbox.ui import layout
 from netbox.ui.panels import ObjectsTablePanel, TextCodePanel
 from netbox.views import generic
@@ -16,6 +17,7 @@ from ..models import Script, ScriptModule
 from ..ui import panels
 
 __all__ = (
+    'ScriptModuleBulkDeleteView',
     'ScriptModuleDeleteView',
     'ScriptModuleListView',
     'ScriptModuleSyncView',
@@ -31,6 +33,7 @@ class ScriptModuleListView(generic.ObjectListView):
     filterset = filtersets.ScriptModuleFilterSet
     filterset_form = forms.ScriptModuleFilterForm
     table = tables.ScriptModuleTable
+    actions = (BulkExport, BulkDelete)
 
     def get(self, request, *args, **kwargs):
         sync_directory()
@@ -41,15 +44,18 @@ class ScriptModuleListView(generic.ObjectListView):
 class ScriptModuleView(generic.ObjectView):
     queryset = ScriptModule.objects.select_related('current_revision')
     template_name = 'generic/object.html'
+    actions = (DeleteObject,)
     layout = layout.SimpleLayout(
         left_panels=[panels.ScriptModulePanel()],
-        right_panels=[TextCodePanel('current_revision.source_code', title='Source')],
-        bottom_panels=[
+        right_panels=[
             ObjectsTablePanel(
                 model='netbox_custom_scripts.Script',
                 filters={'module_id': lambda ctx: ctx['object'].pk},
                 exclude_columns=['module'],
             ),
+        ],
+        bottom_panels=[
+            TextCodePanel('source_code', accessor='object.current_revision', title=_('Source')),
         ],
     )
 
@@ -59,12 +65,19 @@ class ScriptModuleDeleteView(generic.ObjectDeleteView):
     queryset = ScriptModule.objects.all()
 
 
+@register_model_view(ScriptModule, 'bulk_delete', path='delete', detail=False)
+class ScriptModuleBulkDeleteView(generic.BulkDeleteView):
+    queryset = ScriptModule.objects.all()
+    filterset = filtersets.ScriptModuleFilterSet
+    table = tables.ScriptModuleTable
+
+
 @register_model_view(ScriptModule, 'sync', path='sync', detail=False)
 class ScriptModuleSyncView(ContentTypePermissionRequiredMixin, GetReturnURLMixin, View):
     """Queue a re-read of the scripts directory (POST only)."""
 
     def get_required_permission(self):
-        return 'netbox_custom_scripts.change_scriptmodule'
+        return 'netbox_custom_scripts.sync_scriptmodule'
 
     def get(self, request):
         return redirect('plugins:netbox_custom_scripts:scriptmodule_list')

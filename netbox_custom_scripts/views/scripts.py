@@ -1,3 +1,4 @@
+from netbox.object_actions import BulkExport
 from netbox.ui import layout
 from netbox.ui.panels import JSONPanel
 from netbox.views import generic
@@ -20,7 +21,7 @@ class ScriptListView(generic.ObjectListView):
     filterset = filtersets.ScriptFilterSet
     filterset_form = forms.ScriptFilterForm
     table = tables.ScriptTable
-    actions = {}
+    actions = (BulkExport,)
 
     def get(self, request, *args, **kwargs):
         sync_directory()
@@ -31,6 +32,7 @@ class ScriptListView(generic.ObjectListView):
 class ScriptView(generic.ObjectView):
     queryset = Script.objects.select_related('module')
     template_name = 'generic/object.html'
+    actions = ()
     layout = layout.SimpleLayout(
         left_panels=[panels.ScriptPanel()],
         right_panels=[JSONPanel('variables', title='Variables'), JSONPanel('meta', title='Options')],
