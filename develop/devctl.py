@@ -65,7 +65,7 @@ def run(cmd, check=True, quiet=False, **kwargs):
 
 
 def capture(cmd, **kwargs):
-    return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, **kwargs)
+    return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kwargs)
 
 
 #
@@ -76,7 +76,7 @@ def python_version(executable):
     try:
         out = subprocess.run(
             [executable, '-c', 'import sys; print("%d.%d" % sys.version_info[:2])'],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, universal_newlines=True, timeout=20,
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, timeout=20,
         )
     except (OSError, subprocess.TimeoutExpired):
         return None
@@ -178,7 +178,10 @@ def check_netbox_version():
     if not installed:
         raise Stop(f'NetBox is not installed in {venv_dir()}; install netbox=={NETBOX_VERSION} there.')
     if not installed.startswith('4.7.'):
-        raise Stop(f'This plugin needs NetBox 4.7.x, but {venv_dir()} has NetBox {installed}; install netbox=={NETBOX_VERSION}.')
+        raise Stop(
+            f'This plugin needs NetBox 4.7.x, but {venv_dir()} has NetBox {installed}; '
+            f'install netbox=={NETBOX_VERSION}.'
+        )
 
 
 #
@@ -251,7 +254,7 @@ def ensure_redis():
     )
 
 
-DB_TOOL = r'''
+DB_TOOL = r"""
 import json, sys
 import psycopg
 from psycopg import sql
@@ -294,7 +297,7 @@ with conn:
         for name in args["names"]:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
         print(json.dumps({"ok": True}))
-'''
+"""
 
 
 def db_tool(op, user=DB_USER, password=DB_PASSWORD, **kwargs):
@@ -345,7 +348,10 @@ def ensure_postgresql():
         if 'error' in info:
             raise Stop(f'Cannot connect to PostgreSQL at {DB_HOST}:{DB_PORT} as {DB_USER}: {info["error"]}.')
     if info['version'] < MIN_PG_VERSION:
-        raise Stop(f'NetBox needs PostgreSQL 15 or newer, but {DB_HOST}:{DB_PORT} runs version {info["version"]}; upgrade it.')
+        raise Stop(
+            f'NetBox needs PostgreSQL 15 or newer, but {DB_HOST}:{DB_PORT} runs version {info["version"]}; '
+            f'upgrade it.'
+        )
     if not info['createdb']:
         raise Stop(f'The PostgreSQL role {DB_USER} needs CREATEDB: ALTER ROLE {DB_USER} CREATEDB;')
     return info
@@ -370,8 +376,8 @@ def netbox_env(**overrides):
     return values
 
 
-def netbox(*args, check=True, **overrides):
-    return run([venv_bin('netbox'), *args], check=check, env=netbox_env(**overrides), cwd=REPO)
+def netbox(*args, check=True, quiet=False, **overrides):
+    return run([venv_bin('netbox'), *args], check=check, quiet=quiet, env=netbox_env(**overrides), cwd=REPO)
 
 
 def migrations_key():
@@ -430,6 +436,8 @@ def bootstrap():
 
 
 def pid_alive(pid):
+    if not pid or pid <= 0:
+        return False
     try:
         os.kill(pid, 0)
         return True
@@ -460,14 +468,14 @@ def cmd_stop(_args):
     say(f'Stopped {", ".join(sorted(stopped))}' if stopped else 'Nothing was running')
 
 
-DEMO_SETUP = r'''
+DEMO_SETUP = r"""
 import os
 from django.contrib.auth import get_user_model
 from users.models import Token
 from netbox_custom_scripts.execution.modules import sync_directory
 
 User = get_user_model()
-user, created = User.objects.get_or_create(username="admin", defaults={"is_superuser": True, "is_staff": True})
+user, created = User.objects.get_or_create(username="admin", defaults={"is_superuser": True})
 if created:
     user.set_password("admin")
     user.save()
@@ -484,7 +492,7 @@ if header is None:
         f.write(header)
 result = sync_directory(force=True)
 print("scripts:", len(result.created) + len(result.updated), "modules changed;", len(result.errors), "errors")
-'''
+"""
 
 
 def cmd_demo(_args):
@@ -500,9 +508,11 @@ def cmd_demo(_args):
     static_stamp = os.path.join(INSTANCE, 'static', '.collected-' + NETBOX_VERSION)
     if not os.path.exists(static_stamp):
         say('Collecting static files')
-        netbox('collectstatic', '--no-input', '--skip-checks', NB_DB_NAME=name, stdout=subprocess.DEVNULL)
+        netbox('collectstatic', '--no-input', '--skip-checks', quiet=True, NB_DB_NAME=name)
         open(static_stamp, 'w').close()
-    setup = capture([venv_bin('netbox'), 'shell', '--no-startup', '-c', DEMO_SETUP], env=netbox_env(NB_DB_NAME=name), cwd=REPO)
+    setup = capture(
+        [venv_bin('netbox'), 'shell', '--no-startup', '-c', DEMO_SETUP], env=netbox_env(NB_DB_NAME=name), cwd=REPO
+    )
     if setup.returncode != 0:
         raise Stop(f'Setting up the demo users and scripts failed: {setup.stdout.strip().splitlines()[-1]}')
     say(setup.stdout.strip().splitlines()[-1])

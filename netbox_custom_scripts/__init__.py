@@ -1,7 +1,6 @@
 import importlib
 
 from django.core.exceptions import ImproperlyConfigured
-
 from netbox.plugins import PluginConfig
 
 from .version import __version__
@@ -54,7 +53,8 @@ def validate_settings(settings):
             f"PLUGINS_CONFIG['netbox_custom_scripts'] has unknown setting(s) {', '.join(unknown)}; "
             f"known settings are {', '.join(sorted(CustomScriptsConfig.default_settings))}."
         )
-    if settings['scripts_dir'] is not None and not (isinstance(settings['scripts_dir'], str) and settings['scripts_dir']):
+    scripts_dir = settings['scripts_dir']
+    if scripts_dir is not None and not (isinstance(scripts_dir, str) and scripts_dir):
         fail('scripts_dir', 'a directory path or None')
     if not isinstance(settings['default_queue'], str) or not settings['default_queue']:
         fail('default_queue', 'the name of an RQ queue')

@@ -1,7 +1,6 @@
 import django_filters
 from django.db.models import Q
 from django.utils.translation import gettext as _
-
 from netbox.filtersets import NetBoxModelFilterSet
 from utilities.filtersets import register_filterset
 

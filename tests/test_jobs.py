@@ -3,10 +3,10 @@ The sync job runs through a real RQ worker process (real Redis, the test databas
 registers the modules of the scripts directory, and the core Job records the outcome.
 """
 import pytest
-from rest_framework.test import APIClient
-
 from core.choices import JobStatusChoices
 from core.models import Job
+from rest_framework.test import APIClient
+
 from netbox_custom_scripts.models import ScriptModule
 
 from .utils import make_user, token_header

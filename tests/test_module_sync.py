@@ -23,7 +23,7 @@ def write(root, relative, text):
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
 
 
-HELLO = '''
+HELLO = """
     from netbox_custom_scripts.scripts import Script, StringVar
 
     name = 'Greetings'
@@ -45,7 +45,7 @@ HELLO = '''
             pass
 
     script_order = (Hello,)
-'''
+"""
 
 
 def test_directory_sync_registers_modules_and_scripts(tmp_path):
@@ -94,17 +94,17 @@ def test_changed_file_gets_a_new_revision_and_removed_class_is_soft_deleted(tmp_
 
 def test_broken_module_is_recorded_with_its_line_and_others_still_load(tmp_path):
     write(tmp_path, 'greetings.py', HELLO)
-    write(tmp_path, 'broken.py', '''
+    write(tmp_path, 'broken.py', """
         from netbox_custom_scripts.scripts import Script
 
         class Broken(Script)
             pass
-    ''')
-    write(tmp_path, 'failing_import.py', '''
+    """)
+    write(tmp_path, 'failing_import.py', """
         import os
 
         raise RuntimeError('no network at import time')
-    ''')
+    """)
     result = sync_directory(root=str(tmp_path))
     assert sorted(result.created) == ['broken', 'failing_import', 'greetings']
     broken = ScriptModule.objects.get(name='broken')
@@ -119,7 +119,7 @@ def test_broken_module_is_recorded_with_its_line_and_others_still_load(tmp_path)
 
 
 def test_bad_meta_is_rejected_with_the_reason(tmp_path):
-    write(tmp_path, 'badmeta.py', '''
+    write(tmp_path, 'badmeta.py', """
         from netbox_custom_scripts.scripts import Script, StringVar
 
         class BadMeta(Script):
@@ -129,7 +129,7 @@ def test_bad_meta_is_rejected_with_the_reason(tmp_path):
                 field_order = ('nonexistent',)
 
             name_ = StringVar()
-    ''')
+    """)
     sync_directory(root=str(tmp_path))
     module = ScriptModule.objects.get(name='badmeta')
     assert module.status == ModuleStatusChoices.ERROR
@@ -151,18 +151,18 @@ def test_removed_file_marks_module_missing(tmp_path):
 
 def test_package_with_relative_imports(tmp_path):
     write(tmp_path, 'branches/__init__.py', '')
-    write(tmp_path, 'branches/helpers.py', '''
+    write(tmp_path, 'branches/helpers.py', """
         def switch_name(site, index):
             return f'{site}-sw{index}'
-    ''')
-    write(tmp_path, 'branches/access.py', '''
+    """)
+    write(tmp_path, 'branches/access.py', """
         from netbox_custom_scripts.scripts import Script
         from .helpers import switch_name
 
         class Names(Script):
             def run(self, data, commit):
                 return switch_name('ams', 1)
-    ''')
+    """)
     result = sync_directory(root=str(tmp_path))
     assert 'branches.access' in result.created and not result.errors
     assert Script.objects.get(module__name='branches.access').full_name == 'branches.access.Names'
@@ -171,13 +171,13 @@ def test_package_with_relative_imports(tmp_path):
 def test_module_named_like_a_netbox_app_does_not_shadow_it(tmp_path):
     import circuits
 
-    write(tmp_path, 'circuits.py', '''
+    write(tmp_path, 'circuits.py', """
         from netbox_custom_scripts.scripts import Script
 
         class Audit(Script):
             def run(self, data, commit):
                 pass
-    ''')
+    """)
     sync_directory(root=str(tmp_path))
     import sys
 

@@ -3,12 +3,12 @@ The plugin installs like a well-made NetBox plugin: it registers with NetBox 4.7
 and checks its settings at start-up with a message naming the key to fix.
 """
 import pytest
+from core.exceptions import IncompatiblePluginError
 from django.apps import apps
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-
-from core.exceptions import IncompatiblePluginError
 from netbox.registry import registry
+
 from netbox_custom_scripts import CustomScriptsConfig, validate_settings
 
 
@@ -58,9 +58,10 @@ def test_validate_fills_defaults_and_checks():
 
 
 def test_authoring_api_importable_from_the_package():
+    from utilities.exceptions import AbortScript as NetBoxAbortScript
+
     from netbox_custom_scripts import AbortScript, ObjectVar, Script, StringVar
     from netbox_custom_scripts.scripts import Script as ScriptAlias
-    from utilities.exceptions import AbortScript as NetBoxAbortScript
 
     assert Script is ScriptAlias
     assert issubclass(AbortScript, NetBoxAbortScript)

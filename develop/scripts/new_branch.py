@@ -2,10 +2,9 @@
 The "New Branch" example from NetBox's custom scripts documentation: create a planned site and N access switches.
 It imports `extras.scripts`, exactly as written for NetBox's built-in scripts, and runs unchanged under the plugin.
 """
-from django.utils.text import slugify
-
 from dcim.choices import DeviceStatusChoices, SiteStatusChoices
 from dcim.models import Device, DeviceRole, DeviceType, Manufacturer, Site
+from django.utils.text import slugify
 from extras.scripts import *
 
 name = 'Branch provisioning'

@@ -1,9 +1,25 @@
 """One script per group of variable types, written against the plugin's own authoring API."""
 from dcim.models import Site
 from ipam.models import VLAN
+
 from netbox_custom_scripts.scripts import (
-    BooleanVar, ChoiceVar, DateTimeVar, DateVar, DecimalVar, FileVar, IntegerVar, IPAddressVar, IPAddressWithMaskVar,
-    IPNetworkVar, MultiChoiceVar, MultiObjectVar, ObjectVar, Script, SecretVar, StringVar, TextVar,
+    BooleanVar,
+    ChoiceVar,
+    DateTimeVar,
+    DateVar,
+    DecimalVar,
+    FileVar,
+    IntegerVar,
+    IPAddressVar,
+    IPAddressWithMaskVar,
+    IPNetworkVar,
+    MultiChoiceVar,
+    MultiObjectVar,
+    ObjectVar,
+    Script,
+    SecretVar,
+    StringVar,
+    TextVar,
 )
 
 name = 'Variable types'

@@ -1,7 +1,6 @@
-from rest_framework import serializers
-
 from netbox.api.fields import ChoiceField, RelatedObjectCountField
 from netbox.api.serializers import NetBoxModelSerializer
+from rest_framework import serializers
 
 from ..choices import ModuleSourceChoices, ModuleStatusChoices
 from ..models import Script, ScriptModule

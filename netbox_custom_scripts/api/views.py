@@ -1,12 +1,11 @@
+from core.api.serializers import JobSerializer
 from drf_spectacular.utils import extend_schema
+from netbox.api.authentication import TokenSyncPermission
+from netbox.api.viewsets import NetBoxReadOnlyModelViewSet
 from rest_framework import status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.routers import APIRootView
-
-from core.api.serializers import JobSerializer
-from netbox.api.authentication import TokenSyncPermission
-from netbox.api.viewsets import NetBoxReadOnlyModelViewSet
 
 from .. import filtersets
 from ..execution.dispatch import enqueue_directory_sync

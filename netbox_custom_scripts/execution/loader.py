@@ -199,7 +199,9 @@ def _find_scripts(module):
     for cls in getattr(module, 'script_order', ()) or ():
         if isinstance(cls, type) and cls.__name__ in found and cls not in ordered:
             ordered.append(cls)
-    rest = sorted((cls for cls in found.values() if cls not in ordered), key=lambda cls: (cls.name.lower(), cls.__name__))
+    rest = sorted(
+        (cls for cls in found.values() if cls not in ordered), key=lambda cls: (cls.name.lower(), cls.__name__)
+    )
     return ordered + rest
 
 

@@ -210,7 +210,7 @@ def _directory_files(root):
 def directory_fingerprint(root):
     """A cheap (stat-only) fingerprint of the directory; it changes when any module file changes."""
     digest = hashlib.sha256()
-    for name, relative, path in _directory_files(root):
+    for _name, relative, path in _directory_files(root):
         try:
             stat = os.stat(path)
         except OSError:

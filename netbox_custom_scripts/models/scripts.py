@@ -1,7 +1,6 @@
 from django.db import models
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
-
 from netbox.models import NetBoxModel
 from netbox.models.features import JobsMixin
 

@@ -218,7 +218,8 @@ class BaseScript:
                 seconds = None
             if isinstance(timeout, bool) or not isinstance(seconds, int) or seconds <= 0:
                 errors.append(_(
-                    "Meta.job_timeout must be a positive number of seconds or a duration such as '30m' (found {value!r})"
+                    "Meta.job_timeout must be a positive number of seconds or a duration such as '30m' "
+                    '(found {value!r})'
                 ).format(value=timeout))
         if cls.notifications_default not in NOTIFICATION_CHOICES:
             errors.append(_('Meta.notifications_default must be one of {choices} (found {value!r})').format(
@@ -229,7 +230,8 @@ class BaseScript:
                 value=queue, queues=', '.join(sorted(settings.RQ_QUEUES))
             ))
         errors.extend(cls._validate_name_list('field_order', cls.field_order, variables))
-        errors.extend(cls._validate_name_list('sensitive_variables', cls._meta_option('sensitive_variables'), variables))
+        sensitive = cls._meta_option('sensitive_variables')
+        errors.extend(cls._validate_name_list('sensitive_variables', sensitive, variables))
         if (fieldsets := cls.fieldsets) is not None:
             if not isinstance(fieldsets, (list, tuple)) or not all(
                 isinstance(fs, (list, tuple)) and len(fs) == 2 and isinstance(fs[1], (list, tuple)) for fs in fieldsets

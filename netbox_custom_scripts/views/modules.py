@@ -1,8 +1,7 @@
 from django.contrib import messages
 from django.shortcuts import redirect
-from django.views.generic import View
 from django.utils.translation import gettext as _
-
+from django.views.generic import View
 from netbox.object_actions import BulkDelete, BulkExport, DeleteObject
 from netbox.ui import layout
 from netbox.ui.panels import ObjectsTablePanel, TextCodePanel
