@@ -138,6 +138,8 @@ def ensure_build_tools():
 def ensure_venv():
     venv = venv_dir()
     python = venv_bin('python')
+    if env.get('PYTHON'):
+        find_python()  # an explicit choice is checked even when .venv already exists
     if env.get('NB_VENV'):
         if not os.path.exists(python):
             raise Stop(f'NB_VENV={venv} has no bin/python; point it at the virtualenv NetBox is installed in.')
