@@ -26,6 +26,8 @@ class CustomScriptsConfig(PluginConfig):
         'default_job_timeout': None,
         # Largest accepted script module source, in bytes (uploads, disk files and data files alike).
         'max_module_size': 1024 * 1024,
+        # Largest file a script may attach to its run with save_file(), in bytes.
+        'max_file_size': 10 * 1024 * 1024,
         # Runs older than this many days are deleted by the housekeeping job (None: keep forever).
         'run_retention_days': 90,
     }
@@ -33,6 +35,7 @@ class CustomScriptsConfig(PluginConfig):
     def ready(self):
         super().ready()
         from . import jobs  # noqa: F401  (registers the plugin's JobRunners and system jobs)
+        from .execution import schedules  # noqa: F401  (connects the next-occurrence receiver)
 
     @classmethod
     def validate(cls, user_config, netbox_version):
@@ -62,8 +65,9 @@ def validate_settings(settings):
         value = settings[key]
         if value is not None and (type(value) is not int or value < 1):
             fail(key, 'a positive integer or None')
-    if type(settings['max_module_size']) is not int or settings['max_module_size'] < 1:
-        fail('max_module_size', 'a positive integer (bytes)')
+    for key in ('max_module_size', 'max_file_size'):
+        if type(settings[key]) is not int or settings[key] < 1:
+            fail(key, 'a positive integer (bytes)')
 
 
 config = CustomScriptsConfig

@@ -26,3 +26,93 @@ class ModuleStatusChoices(ChoiceSet):
         (ERROR, _('Error'), 'red'),
         (MISSING, _('Missing'), 'gray'),
     )
+
+
+class RunStatusChoices(ChoiceSet):
+    """The life of a run. Terminal states say truthfully how it ended."""
+    PENDING = 'pending'
+    SCHEDULED = 'scheduled'
+    RUNNING = 'running'
+    COMPLETED = 'completed'
+    FAILED = 'failed'            # finished, but log_failure() was called
+    ABORTED = 'aborted'          # AbortScript
+    ERRORED = 'errored'          # uncaught exception, or the worker died
+    TIMED_OUT = 'timed_out'
+    CANCELLED = 'cancelled'
+
+    CHOICES = (
+        (PENDING, _('Pending'), 'cyan'),
+        (SCHEDULED, _('Scheduled'), 'gray'),
+        (RUNNING, _('Running'), 'blue'),
+        (COMPLETED, _('Completed'), 'green'),
+        (FAILED, _('Completed with failures'), 'orange'),
+        (ABORTED, _('Aborted'), 'red'),
+        (ERRORED, _('Errored'), 'red'),
+        (TIMED_OUT, _('Timed out'), 'red'),
+        (CANCELLED, _('Cancelled'), 'gray'),
+    )
+
+    WAITING = (PENDING, SCHEDULED)
+    ACTIVE = (PENDING, SCHEDULED, RUNNING)
+    TERMINAL = (COMPLETED, FAILED, ABORTED, ERRORED, TIMED_OUT, CANCELLED)
+
+
+class RunSourceChoices(ChoiceSet):
+    """How a run was started."""
+    UI = 'ui'
+    API = 'api'
+    CLI = 'cli'
+    NBSHELL = 'nbshell'
+    SCHEDULE = 'schedule'
+    EVENT = 'event'
+    TEST = 'test'
+
+    CHOICES = (
+        (UI, _('Web UI')),
+        (API, _('REST API')),
+        (CLI, _('Command line')),
+        (NBSHELL, _('nbshell / Python')),
+        (SCHEDULE, _('Schedule')),
+        (EVENT, _('Event rule')),
+        (TEST, _('Test helper')),
+    )
+
+
+class LogLevelChoices(ChoiceSet):
+    DEBUG = 'debug'
+    INFO = 'info'
+    SUCCESS = 'success'
+    WARNING = 'warning'
+    FAILURE = 'failure'
+
+    CHOICES = (
+        (DEBUG, _('Debug'), 'gray'),
+        (INFO, _('Info'), 'cyan'),
+        (SUCCESS, _('Success'), 'green'),
+        (WARNING, _('Warning'), 'yellow'),
+        (FAILURE, _('Failure'), 'red'),
+    )
+
+
+class ChangeActionChoices(ChoiceSet):
+    CREATE = 'create'
+    UPDATE = 'update'
+    DELETE = 'delete'
+
+    CHOICES = (
+        (CREATE, _('Created'), 'green'),
+        (UPDATE, _('Updated'), 'blue'),
+        (DELETE, _('Deleted'), 'red'),
+    )
+
+
+class NotificationChoices(ChoiceSet):
+    ALWAYS = 'always'
+    ON_FAILURE = 'on_failure'
+    NEVER = 'never'
+
+    CHOICES = (
+        (ALWAYS, _('Always')),
+        (ON_FAILURE, _('On failure')),
+        (NEVER, _('Never')),
+    )

@@ -1,15 +1,17 @@
 import django_filters
 from django.db.models import Q
 from django.utils.translation import gettext as _
-from netbox.filtersets import NetBoxModelFilterSet
+from netbox.filtersets import BaseFilterSet, NetBoxModelFilterSet
+from users.models import User
 from utilities.filtersets import register_filterset
 
-from .choices import ModuleSourceChoices, ModuleStatusChoices
-from .models import Script, ScriptModule
+from .choices import ModuleSourceChoices, ModuleStatusChoices, RunSourceChoices, RunStatusChoices
+from .models import Script, ScriptModule, ScriptRun
 
 __all__ = (
     'ScriptFilterSet',
     'ScriptModuleFilterSet',
+    'ScriptRunFilterSet',
 )
 
 
@@ -54,3 +56,29 @@ class ScriptFilterSet(NetBoxModelFilterSet):
             Q(name__icontains=value) | Q(class_name__icontains=value) | Q(description__icontains=value) |
             Q(module__name__icontains=value) | Q(module__display_name__icontains=value)
         )
+
+
+@register_filterset
+class ScriptRunFilterSet(BaseFilterSet):
+    q = django_filters.CharFilter(method='search', label=_('Search'))
+    script_id = django_filters.ModelMultipleChoiceFilter(queryset=Script.objects.all(), label=_('Script (ID)'))
+    module_id = django_filters.ModelMultipleChoiceFilter(
+        field_name='script__module', queryset=ScriptModule.objects.all(), label=_('Module (ID)'),
+    )
+    user_id = django_filters.ModelMultipleChoiceFilter(queryset=User.objects.all(), label=_('User (ID)'))
+    user = django_filters.ModelMultipleChoiceFilter(
+        field_name='user__username', queryset=User.objects.all(), to_field_name='username', label=_('User (name)'),
+    )
+    status = django_filters.MultipleChoiceFilter(choices=RunStatusChoices)
+    source = django_filters.MultipleChoiceFilter(choices=RunSourceChoices)
+    created_after = django_filters.DateTimeFilter(field_name='created', lookup_expr='gte')
+    created_before = django_filters.DateTimeFilter(field_name='created', lookup_expr='lte')
+
+    class Meta:
+        model = ScriptRun
+        fields = ('id', 'script_name', 'commit', 'queue', 'request_id', 'schedule_id', 'rerun_of_id')
+
+    def search(self, queryset, name, value):
+        if not value.strip():
+            return queryset
+        return queryset.filter(Q(script_name__icontains=value) | Q(error__icontains=value))

@@ -1,11 +1,64 @@
-"""RQ jobs of the plugin. Thin wrappers: the work itself lives in the execution core."""
-from netbox.jobs import JobRunner
+"""
+RQ jobs of the plugin. Thin wrappers: the work lives in the execution core. Runs are NetBox jobs, so they appear
+in NetBox's job list, use its queues and scale out with more `netbox rqworker` processes.
+"""
+import datetime
 
+from core.choices import JobIntervalChoices
+from core.exceptions import JobFailed
+from django.conf import settings
+from django.utils import timezone
+from netbox.jobs import JobRunner, system_job
+
+from .choices import RunStatusChoices
 from .execution.modules import sync_directory
+from .execution.runner import execute_queued_run
+from .execution.watchdog import reap_stale_runs
+from .models import ScriptRun
 
 __all__ = (
+    'RunHousekeepingJob',
+    'RunScriptJob',
+    'RunWatchdogJob',
     'SyncModulesJob',
 )
+
+
+class ScriptRunErrored(Exception):
+    """Makes the core Job "errored" when its run errored or timed out."""
+
+
+class RunScriptJob(JobRunner):
+    """Execute one ScriptRun. Its status maps onto the core Job: completed; failed (failures logged, aborted,
+    cancelled); errored (exception, timeout)."""
+
+    class Meta:
+        name = 'Run custom script'
+
+    def run(self, run_id, sealed_secrets=None, files=None, request=None, job_timeout=None, **kwargs):
+        run = execute_queued_run(
+            run_id, self.job, sealed_secrets=sealed_secrets, files=files, request=request,
+            # RQ enforces the limit in a work-horse; a run executing in this process (CLI, nbshell) needs its own.
+            timeout=job_timeout if _in_this_process(self.job) else None,
+        )
+        if run is None:
+            self.job.data = {'run': run_id, 'status': 'not started'}
+            return
+        self.job.data = {'run': run.pk, 'status': run.status, 'url': run.get_absolute_url()}
+        if run.status in (RunStatusChoices.ERRORED, RunStatusChoices.TIMED_OUT):
+            if run.traceback:
+                self.logger.error(run.traceback)
+            raise ScriptRunErrored(run.error)
+        if run.status != RunStatusChoices.COMPLETED:
+            self.job.error = run.error or run.get_status_display()
+            raise JobFailed()
+
+
+def _in_this_process(job):
+    from rq import get_current_job
+
+    current = get_current_job()
+    return current is None or current.id != str(job.job_id)
 
 
 class SyncModulesJob(JobRunner):
@@ -32,3 +85,34 @@ class SyncModulesJob(JobRunner):
             'missing': result.missing,
             'errors': result.errors,
         }
+
+
+@system_job(interval=1)
+class RunWatchdogJob(JobRunner):
+    """Every minute: mark runs whose worker died as errored, and runs whose job was deleted as cancelled."""
+
+    class Meta:
+        name = 'Custom scripts watchdog'
+
+    def run(self, *args, **kwargs):
+        changed = reap_stale_runs()
+        if changed:
+            self.logger.warning('Marked runs %s as ended', ', '.join(map(str, changed)))
+        # Keep the job list readable: one record of this job is enough.
+        type(self).get_jobs().filter(status__in=('completed',)).exclude(pk=self.job.pk).delete()
+
+
+@system_job(interval=JobIntervalChoices.INTERVAL_DAILY)
+class RunHousekeepingJob(JobRunner):
+    """Daily: delete runs older than the run_retention_days setting."""
+
+    class Meta:
+        name = 'Custom scripts housekeeping'
+
+    def run(self, *args, **kwargs):
+        days = settings.PLUGINS_CONFIG['netbox_custom_scripts']['run_retention_days']
+        if not days:
+            return
+        cutoff = timezone.now() - datetime.timedelta(days=days)
+        deleted, _ = ScriptRun.objects.filter(created__lt=cutoff, status__in=RunStatusChoices.TERMINAL).delete()
+        self.logger.info('Deleted %s runs older than %s days', deleted, days)

@@ -12,6 +12,11 @@ menu = PluginMenu(
                 permissions=['netbox_custom_scripts.view_script'],
             ),
             PluginMenuItem(
+                link='plugins:netbox_custom_scripts:scriptrun_list',
+                link_text=_('Runs'),
+                permissions=['netbox_custom_scripts.view_scriptrun'],
+            ),
+            PluginMenuItem(
                 link='plugins:netbox_custom_scripts:scriptmodule_list',
                 link_text=_('Modules'),
                 permissions=['netbox_custom_scripts.view_scriptmodule'],

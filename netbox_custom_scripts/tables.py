@@ -2,10 +2,11 @@ import django_tables2 as tables
 from django.utils.translation import gettext_lazy as _
 from netbox.tables import NetBoxTable, columns
 
-from .models import Script, ScriptModule
+from .models import Script, ScriptModule, ScriptRun
 
 __all__ = (
     'ScriptModuleTable',
+    'ScriptRunTable',
     'ScriptTable',
 )
 
@@ -46,3 +47,24 @@ class ScriptTable(NetBoxTable):
             'last_updated',
         )
         default_columns = ('pk', 'name', 'module', 'description')
+
+
+class ScriptRunTable(NetBoxTable):
+    id = tables.Column(verbose_name=_('Run'), linkify=True)
+    script_name = tables.Column(verbose_name=_('Script'), linkify=lambda record: record.get_absolute_url())
+    status = columns.ChoiceFieldColumn(verbose_name=_('Status'))
+    commit = columns.BooleanColumn(verbose_name=_('Commit'))
+    user = tables.Column(verbose_name=_('User'))
+    source = columns.ChoiceFieldColumn(verbose_name=_('Started from'))
+    created = columns.DateTimeColumn(verbose_name=_('Created'), timespec='seconds')
+    started = columns.DateTimeColumn(verbose_name=_('Started'), timespec='seconds')
+    completed = columns.DateTimeColumn(verbose_name=_('Completed'), timespec='seconds')
+    actions = columns.ActionsColumn(actions=('delete',))
+
+    class Meta(NetBoxTable.Meta):
+        model = ScriptRun
+        fields = (
+            'pk', 'id', 'script_name', 'status', 'commit', 'user', 'source', 'queue', 'created', 'scheduled_at',
+            'started', 'completed', 'change_count', 'error', 'content_hash',
+        )
+        default_columns = ('pk', 'id', 'script_name', 'status', 'commit', 'user', 'source', 'created', 'completed')

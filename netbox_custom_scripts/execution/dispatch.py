@@ -1,12 +1,34 @@
 """
-The only place jobs are enqueued. Adapters (views, API, CLI, event rules) call these functions; none of them
-touches a JobRunner directly.
+Starting runs. Every run - from the web form, the REST API, the CLI, nbshell, a schedule, an event rule or a
+re-run - goes through submit_run(): permission check, input validation, the run record, then a NetBox job on RQ.
+This is the only module that enqueues jobs; adapters call these functions and never a JobRunner directly.
 """
-from ..jobs import SyncModulesJob
+import datetime
+
+from croniter import croniter
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django_pg_utils import advisory_lock
+
+from ..choices import RunStatusChoices
+from ..jobs import RunScriptJob, SyncModulesJob
+from ..models import Schedule, Script, ScriptRun
+from .errors import RunRefused
+from .inputs import InputError, validate_inputs
+from .loader import get_script_class
 from .modules import plugin_settings
+from .runner import build_run_request
+from .secrets import seal
 
 __all__ = (
+    'RunRefused',
+    'cancel_run',
     'enqueue_directory_sync',
+    'get_script_class',
+    'rerun',
+    'submit_run',
 )
 
 
@@ -15,3 +37,189 @@ def enqueue_directory_sync(user):
     if not plugin_settings()['scripts_dir']:
         return None
     return SyncModulesJob.enqueue(user=user, queue_name=plugin_settings()['default_queue'])
+
+
+def check_run_permission(script, user):
+    if user is None or not user.is_authenticated or not user.is_active:
+        raise PermissionDenied(_('Runs need an active user.'))
+    if not Script.objects.restrict(user, 'run').filter(pk=script.pk).exists():
+        raise PermissionDenied(_('{user} may not run the script {script}.').format(user=user, script=script.full_name))
+
+
+def _check_schedule(script_class, schedule_at, interval, cron, secrets):
+    errors = {}
+    if schedule_at or interval or cron:
+        if not script_class.scheduling_enabled:
+            raise InputError({'schedule_at': [_('Scheduling is disabled for this script.')]})
+        if secrets:
+            raise InputError({'schedule_at': [
+                _('A run with secret inputs cannot be scheduled: secret values are never stored.')
+            ]})
+    if schedule_at is not None:
+        if not isinstance(schedule_at, datetime.datetime):
+            errors['schedule_at'] = [_('Must be a date and time.')]
+        elif schedule_at < timezone.now():
+            errors['schedule_at'] = [_('Scheduled time must be in the future.')]
+    if interval is not None and (isinstance(interval, bool) or not isinstance(interval, int) or interval < 1):
+        errors['interval'] = [_('Interval must be a whole number of minutes, at least 1.')]
+    if cron:
+        if not isinstance(cron, str) or not croniter.is_valid(cron):
+            errors['cron'] = [_('{value!r} is not a valid cron expression.').format(value=cron)]
+        if interval:
+            errors['cron'] = [_('Set an interval or a cron expression, not both.')]
+    if errors:
+        raise InputError(errors)
+
+
+def _job_timeout(script_class):
+    return script_class.job_timeout_seconds() or plugin_settings()['default_job_timeout']
+
+
+def submit_run(script, *, user, data=None, files=None, commit=None, source, http_request=None, schedule_at=None,
+               interval=None, cron=None, notifications=None, rerun_of=None, immediate=False, schedule=None):
+    """
+    Start a run of `script` as `user`. Returns the new ScriptRun (pending, scheduled, or - with `immediate` - already
+    finished). Raises PermissionDenied, InputError (per-variable messages) or RunRefused; nothing is written then.
+    With `interval` or `cron`, a Schedule is created and its first run returned.
+    """
+    check_run_permission(script, user)
+    if not script.is_active:
+        raise RunRefused(_('Script {name} no longer exists in its module.').format(name=script.full_name))
+    script_class = get_script_class(script)
+    inputs = validate_inputs(script_class, data, files, user=user)
+    _check_schedule(script_class, schedule_at, interval, cron, inputs.secrets)
+    commit = script_class.commit_default if commit is None else bool(commit)
+    notifications = notifications or script_class.notifications_default
+
+    if interval or cron:
+        with transaction.atomic():
+            new_schedule = Schedule(
+                name=f'{script.name} ({interval and f"every {interval} min" or cron})'[:200],
+                script=script, user=user, inputs=inputs.stored, commit=commit, notifications=notifications,
+                start_at=schedule_at, interval=interval, cron=cron or '',
+            )
+            new_schedule.full_clean()
+            new_schedule.save()
+            from .schedules import schedule_next_run  # schedules builds on this module
+
+            return schedule_next_run(new_schedule)
+
+    if immediate and transaction.get_connection().in_atomic_block:
+        raise RunRefused(_('A run cannot execute in this process inside an open transaction; queue it instead.'))
+    # The lock spans the commit, so two submissions cannot both pass the singleton check.
+    with advisory_lock(f'netbox_custom_scripts.script-{script.pk}'), transaction.atomic():
+        if script_class.singleton and not schedule_at:
+            busy = ScriptRun.objects.filter(
+                script=script, status__in=(RunStatusChoices.PENDING, RunStatusChoices.RUNNING)
+            ).order_by('pk').first()
+            if busy:
+                raise RunRefused(_(
+                    '{name} is a singleton script and run #{run} is still {status}; wait for it to finish or cancel it.'
+                ).format(name=script.name, run=busy.pk, status=busy.get_status_display().lower()))
+        run = ScriptRun(
+            script=script,
+            script_name=script.full_name,
+            revision=script.module.current_revision,
+            content_hash=script.module.content_hash,
+            user=user,
+            source=source,
+            inputs=inputs.stored,
+            commit=commit,
+            queue=script_class.queue or plugin_settings()['default_queue'],
+            job_timeout=_job_timeout(script_class),
+            notifications=notifications,
+            status=RunStatusChoices.SCHEDULED if schedule_at else RunStatusChoices.PENDING,
+            scheduled_at=schedule_at,
+            rerun_of=rerun_of,
+            schedule=schedule,
+        )
+        run.full_clean()
+        run.save()
+        if not immediate:
+            _enqueue(run, script, user, inputs.secrets, files, http_request, script_class, schedule_at, False)
+    if immediate:
+        # Runs in this process, after the run record is committed (its log is written from another connection).
+        _enqueue(run, script, user, inputs.secrets, files, http_request, script_class, None, True)
+        run.refresh_from_db()
+    return run
+
+
+def _enqueue(run, script, user, secrets, files, http_request, script_class, schedule_at, immediate):
+    secret_fields = tuple(script_class.secret_variable_names())
+    file_payload = [
+        (name, upload.name, upload.read(), getattr(upload, 'content_type', None))
+        for name, upload in (files or {}).items()
+    ]
+    kwargs = dict(
+        instance=script,
+        name=f'Run {script.full_name}'[:200],
+        user=user,
+        schedule_at=schedule_at,
+        queue_name=run.queue,
+        notifications=run.notifications,
+        run_id=run.pk,
+        sealed_secrets=seal(secrets),
+        files=file_payload,
+        request=build_run_request(run, user, http_request, secret_fields),
+    )
+    if run.job_timeout:
+        kwargs['job_timeout'] = run.job_timeout
+    if immediate:
+        # Job.enqueue() runs an immediate job before it returns, so the run record learns its job first.
+        kwargs['schedule_at'] = None
+        RunScriptJob.enqueue(immediate=True, **kwargs)
+        return
+    job = RunScriptJob.enqueue(**kwargs)
+    ScriptRun.objects.filter(pk=run.pk).update(job=job)
+    run.job = job
+
+
+def rerun(run, *, user, source, commit=None, data=None, files=None, http_request=None, immediate=False):
+    """
+    Run a script again with the inputs of an earlier run. Secret and file inputs are not stored, so they must be
+    given again in `data`/`files`. `commit=True` on a dry run applies it.
+    """
+    if run.script is None:
+        raise RunRefused(_('The script of run #{run} no longer exists.').format(run=run.pk))
+    script_class = get_script_class(run.script)
+    secret_names = script_class.secret_variable_names()
+    inputs = {name: value for name, value in run.inputs.items() if name not in secret_names}
+    missing_files = [
+        name for name, var in script_class._get_vars().items()
+        if type(var).__name__ == 'FileVar' and run.inputs.get(name) and not (files or {}).get(name)
+    ]
+    if missing_files:
+        message = _('Upload the file again: files are not kept after a run.')
+        raise InputError({name: [message] for name in missing_files})
+    inputs.update(data or {})
+    return submit_run(
+        run.script, user=user, data=inputs, files=files, source=source, http_request=http_request,
+        commit=run.commit if commit is None else commit, notifications=run.notifications, rerun_of=run,
+        immediate=immediate,
+    )
+
+
+def cancel_run(run, user):
+    """
+    Cancel a run: a queued or scheduled one never starts; a running one is interrupted within seconds and rolls
+    back. Returns the run. Raises RunRefused when it has already finished.
+    """
+    if run.status in RunStatusChoices.TERMINAL:
+        raise RunRefused(_('Run #{run} has already finished ({status}).').format(
+            run=run.pk, status=run.get_status_display().lower()
+        ))
+    now = timezone.now()
+    ScriptRun.objects.filter(pk=run.pk).update(cancel_requested=now)
+    if run.status in RunStatusChoices.WAITING:
+        updated = ScriptRun.objects.filter(pk=run.pk, status__in=RunStatusChoices.WAITING).update(
+            status=RunStatusChoices.CANCELLED, completed=now,
+            error=_('Cancelled by {user} before it started.').format(user=user),
+        )
+        if updated and run.job_id:
+            from core.models import Job
+
+            job = Job.objects.filter(pk=run.job_id).first()
+            if job is not None:
+                job.delete()  # removes the queued RQ job too
+    run.refresh_from_db()
+    return run

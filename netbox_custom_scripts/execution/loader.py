@@ -24,12 +24,14 @@ from dataclasses import dataclass, field
 from django.utils.translation import gettext as _
 
 from ..scripting import Script, ScriptDefinitionError
+from .errors import RunRefused
 
 __all__ = (
     'LoadedModule',
     'ModuleLoadError',
     'PACKAGE',
     'PendingSource',
+    'get_script_class',
     'import_module_source',
     'load_revision',
     'pending_sources',
@@ -314,3 +316,19 @@ def forget(name):
         _cache.pop(name, None)
         sys.modules.pop(_qualified(name), None)
 
+
+def get_script_class(script, revision=None):
+    """The Script class of a Script record, imported from `revision` (default: its module's current revision)."""
+    module = script.module
+    revision = revision or module.current_revision
+    if revision is None or not module.is_runnable:
+        raise RunRefused(
+            _('Module {module} cannot be loaded: {error}').format(module=module.name, error=module.error or '?')
+        )
+    loaded = load_revision(revision)
+    for cls in loaded.scripts:
+        if cls.__name__ == script.class_name:
+            return cls
+    raise RunRefused(_('Script {name} no longer exists in module {module}.').format(
+        name=script.class_name, module=module.name
+    ))

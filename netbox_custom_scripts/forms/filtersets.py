@@ -1,16 +1,19 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 from netbox.forms import NetBoxModelFilterSetForm
+from users.models import User
 from utilities.forms import BOOLEAN_WITH_BLANK_CHOICES
 from utilities.forms.fields import DynamicModelMultipleChoiceField, TagFilterField
 from utilities.forms.rendering import FieldSet
+from utilities.forms.widgets import DateTimePicker
 
-from ..choices import ModuleSourceChoices, ModuleStatusChoices
-from ..models import Script, ScriptModule
+from ..choices import ModuleSourceChoices, ModuleStatusChoices, RunSourceChoices, RunStatusChoices
+from ..models import Script, ScriptModule, ScriptRun
 
 __all__ = (
     'ScriptFilterForm',
     'ScriptModuleFilterForm',
+    'ScriptRunFilterForm',
 )
 
 
@@ -42,3 +45,21 @@ class ScriptFilterForm(NetBoxModelFilterSetForm):
         widget=forms.Select(choices=BOOLEAN_WITH_BLANK_CHOICES),
     )
     tag = TagFilterField(model)
+
+
+class ScriptRunFilterForm(NetBoxModelFilterSetForm):
+    model = ScriptRun
+    fieldsets = (
+        FieldSet('q', 'filter_id'),
+        FieldSet('script_id', 'user_id', 'status', 'commit', 'source', name=_('Run')),
+        FieldSet('created_after', 'created_before', name=_('Created')),
+    )
+    script_id = DynamicModelMultipleChoiceField(queryset=Script.objects.all(), required=False, label=_('Script'))
+    user_id = DynamicModelMultipleChoiceField(queryset=User.objects.all(), required=False, label=_('User'))
+    status = forms.MultipleChoiceField(label=_('Status'), choices=RunStatusChoices, required=False)
+    source = forms.MultipleChoiceField(label=_('Started from'), choices=RunSourceChoices, required=False)
+    commit = forms.NullBooleanField(
+        label=_('Commit'), required=False, widget=forms.Select(choices=BOOLEAN_WITH_BLANK_CHOICES),
+    )
+    created_after = forms.DateTimeField(required=False, label=_('After'), widget=DateTimePicker())
+    created_before = forms.DateTimeField(required=False, label=_('Before'), widget=DateTimePicker())

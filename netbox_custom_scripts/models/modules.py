@@ -117,6 +117,12 @@ class ScriptModule(SyncedDataMixin, NetBoxModel):
             return settings.SCRIPTS_ROOT
         return None
 
+    def sync_data(self):
+        # NetBox calls this when the module's Data Source file changed (SyncedDataMixin).
+        from ..execution.sources import sync_from_data_file
+
+        sync_from_data_file(self)
+
     @property
     def module_dir(self):
         return os.path.dirname(self.file_path) if self.source == ModuleSourceChoices.DIRECTORY else ''

@@ -1,2 +1,3 @@
 from .modules import *
+from .runs import *
 from .scripts import *

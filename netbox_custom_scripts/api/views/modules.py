@@ -5,26 +5,16 @@ from netbox.api.viewsets import NetBoxReadOnlyModelViewSet
 from rest_framework import status
 from rest_framework.decorators import action
 from rest_framework.response import Response
-from rest_framework.routers import APIRootView
 
-from .. import filtersets
-from ..execution.dispatch import enqueue_directory_sync
-from ..execution.modules import sync_directory
-from ..models import Script, ScriptModule
-from . import serializers
+from ... import filtersets
+from ...execution.dispatch import enqueue_directory_sync
+from ...models import ScriptModule
+from .. import serializers
+from .root import SyncOnListMixin
 
-
-class CustomScriptsRootView(APIRootView):
-    def get_view_name(self):
-        return 'Custom Scripts'
-
-
-class SyncOnListMixin:
-    """Pick up changed files of the scripts directory before listing (a stat of each file when nothing changed)."""
-
-    def list(self, request, *args, **kwargs):
-        sync_directory()
-        return super().list(request, *args, **kwargs)
+__all__ = (
+    'ScriptModuleViewSet',
+)
 
 
 class ScriptModuleViewSet(SyncOnListMixin, NetBoxReadOnlyModelViewSet):
@@ -46,9 +36,3 @@ class ScriptModuleViewSet(SyncOnListMixin, NetBoxReadOnlyModelViewSet):
             return Response({'detail': 'No scripts directory is configured (setting scripts_dir).'},
                             status=status.HTTP_400_BAD_REQUEST)
         return Response(JobSerializer(job, context={'request': request}).data, status=status.HTTP_202_ACCEPTED)
-
-
-class ScriptViewSet(SyncOnListMixin, NetBoxReadOnlyModelViewSet):
-    queryset = Script.objects.select_related('module')
-    serializer_class = serializers.ScriptSerializer
-    filterset_class = filtersets.ScriptFilterSet

@@ -1,0 +1,23 @@
+from netbox.api.serializers import NetBoxModelSerializer
+from rest_framework import serializers
+
+from ...models import Script
+from .modules import ScriptModuleSerializer
+
+__all__ = (
+    'ScriptSerializer',
+)
+
+
+class ScriptSerializer(NetBoxModelSerializer):
+    module = ScriptModuleSerializer(nested=True, read_only=True)
+    full_name = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = Script
+        fields = (
+            'id', 'url', 'display_url', 'display', 'module', 'class_name', 'full_name', 'name', 'description',
+            'is_active', 'meta', 'variables', 'tags', 'custom_fields', 'created', 'last_updated',
+        )
+        brief_fields = ('id', 'url', 'display', 'full_name', 'name', 'description')
+        read_only_fields = ('class_name', 'name', 'description', 'is_active', 'meta', 'variables')

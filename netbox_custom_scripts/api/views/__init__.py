@@ -1,0 +1,4 @@
+from .modules import *
+from .root import *
+from .runs import *
+from .scripts import *

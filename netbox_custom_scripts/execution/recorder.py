@@ -1,0 +1,218 @@
+"""
+Recording what a running script reports: log lines, progress, files, and the object changes it made.
+
+A script runs inside one database transaction, which a dry run or a failure rolls back. Its log must survive that
+and be visible while it runs, so the LiveRecorder writes from a thread of its own, on its own database connection
+(autocommit), in batches: appending a log line costs the script a list append, and 100,000 lines are written with
+a handful of COPY statements. The same thread keeps the run's heartbeat and notices a cancel request.
+
+The BufferedRecorder keeps everything in memory and writes it when the run is over, on the caller's connection:
+for runs inside a transaction someone else controls (the test helper), where a second connection could not see
+the run's row.
+"""
+import logging
+import threading
+import time
+from collections import Counter
+
+from django.contrib.contenttypes.models import ContentType
+from django.db import connection
+from django.utils import timezone
+
+from ..models import RunChange, RunFile, RunLogEntry, ScriptRun
+
+__all__ = (
+    'BufferedRecorder',
+    'LiveRecorder',
+)
+
+logger = logging.getLogger('netbox_custom_scripts.recorder')
+
+_LOG_COLUMNS = (
+    'run_id', 'level', 'time', 'message', 'object_type_id', 'object_id', 'object_repr', 'object_url', 'test',
+)
+
+
+class _Recording:
+    """What a run has reported and not yet written."""
+
+    def __init__(self, run_id, max_file_size=None):
+        self.run_id = run_id
+        self.max_file_size = max_file_size
+        self.counts = Counter()
+        self._lock = threading.Lock()
+        self._entries = []
+        self._files = []
+        self._changes = []
+        self._progress = None
+        self._content_types = {}
+
+    # The reporter interface a Script talks to
+
+    def log(self, entry):
+        with self._lock:
+            self._entries.append(entry)
+            self.counts[entry.level] += 1
+
+    def set_progress(self, done, total, message):
+        with self._lock:
+            self._progress = (done, total, (message or '')[:500])
+
+    def save_file(self, name, content, content_type):
+        data = content.encode('utf-8') if isinstance(content, str) else bytes(content)
+        if self.max_file_size and len(data) > self.max_file_size:
+            raise ValueError(f'save_file(): {name} is {len(data)} bytes; the limit is {self.max_file_size} bytes')
+        if content_type is None:
+            content_type = 'text/plain; charset=utf-8' if isinstance(content, str) else 'application/octet-stream'
+        with self._lock:
+            self._files.append((name, content_type, data))
+
+    # Used by the runner
+
+    def record_changes(self, changes):
+        with self._lock:
+            self._changes.extend(changes)
+
+    def _take(self):
+        with self._lock:
+            taken = (self._entries, self._files, self._changes, self._progress, dict(self.counts))
+            self._entries, self._files, self._changes, self._progress = [], [], [], None
+        return taken
+
+    def _content_type_id(self, label):
+        if not label:
+            return None
+        if label not in self._content_types:
+            app_label, model = label.split('.')
+            try:
+                self._content_types[label] = ContentType.objects.get_by_natural_key(app_label, model).pk
+            except ContentType.DoesNotExist:
+                self._content_types[label] = None
+        return self._content_types[label]
+
+    def _write(self, heartbeat=False):
+        """Write what was reported since the last write, on this thread's database connection."""
+        entries, files, changes, progress, counts = self._take()
+        if entries:
+            with connection.cursor() as cursor:
+                table = RunLogEntry._meta.db_table
+                with cursor.cursor.copy(f'COPY {table} ({", ".join(_LOG_COLUMNS)}) FROM STDIN') as copy:
+                    for entry in entries:
+                        copy.write_row((
+                            self.run_id,
+                            entry.level,
+                            entry.time,
+                            entry.message,
+                            self._content_type_id(entry.object_type),
+                            entry.object_id,
+                            entry.object_repr[:200],
+                            entry.object_url[:500],
+                            (entry.extra.get('test') or '')[:100],
+                        ))
+        for name, content_type, data in files:
+            RunFile.objects.create(
+                run_id=self.run_id, name=name[:255], content_type=content_type[:255], size=len(data), content=data
+            )
+        if changes:
+            RunChange.objects.bulk_create([RunChange(run_id=self.run_id, **change) for change in changes])
+        update = {}
+        if entries:
+            update['log_counts'] = counts
+        if progress is not None:
+            update.update(progress_done=progress[0], progress_total=progress[1], progress_message=progress[2])
+        if changes:
+            update['change_count'] = RunChange.objects.filter(run_id=self.run_id).count()
+        if heartbeat:
+            update['heartbeat'] = timezone.now()
+        if update:
+            ScriptRun.objects.filter(pk=self.run_id).update(**update)
+
+
+class BufferedRecorder(_Recording):
+    """Keeps everything in memory until stop(), then writes it on the current connection."""
+
+    def start(self):
+        return self
+
+    def flush(self):
+        pass
+
+    def stop(self):
+        self._write()
+
+
+class LiveRecorder(_Recording):
+    """Writes from a thread of its own, every `flush_interval` seconds, and keeps the run's heartbeat."""
+
+    def __init__(self, run_id, *, on_cancel=None, on_tick=None, max_file_size=None, flush_interval=0.2,
+                 heartbeat_interval=2.0, batch_size=5000):
+        super().__init__(run_id, max_file_size=max_file_size)
+        self.on_cancel = on_cancel
+        self.on_tick = on_tick
+        self.flush_interval = flush_interval
+        self.heartbeat_interval = heartbeat_interval
+        self.batch_size = batch_size
+        self.cancel_seen = False
+        self.error = None
+        self._wake = threading.Event()
+        self._flushed = threading.Event()
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name=f'custom-script-run-{run_id}', daemon=True)
+        self._last_heartbeat = 0.0
+
+    def log(self, entry):
+        super().log(entry)
+        if len(self._entries) >= self.batch_size:
+            self._wake.set()
+
+    def start(self):
+        self._thread.start()
+        return self
+
+    def flush(self):
+        """Write everything reported so far and wait until it is written."""
+        if not self._thread.is_alive():
+            return
+        self._flushed.clear()
+        self._wake.set()
+        self._flushed.wait(timeout=60)
+
+    def stop(self):
+        """Write the rest and end the thread. Raises what the thread could not write, if anything."""
+        self._stopping.set()
+        self._wake.set()
+        self._thread.join(timeout=300)
+        if self.error is not None:
+            raise self.error
+
+    def _loop(self):
+        try:
+            while True:
+                self._wake.wait(self.flush_interval)
+                self._wake.clear()
+                stopping = self._stopping.is_set()
+                now = time.monotonic()
+                beat = now - self._last_heartbeat >= self.heartbeat_interval
+                self._write(heartbeat=beat)
+                if beat:
+                    self._last_heartbeat = now
+                    self._check_cancel()
+                    if self.on_tick:
+                        self.on_tick()
+                self._flushed.set()
+                if stopping:
+                    self._write()
+                    return
+        except Exception as exc:  # reported by stop(); the run must not hang on its recorder
+            logger.exception('Recording run %s failed', self.run_id)
+            self.error = exc
+            self._flushed.set()
+        finally:
+            connection.close()
+
+    def _check_cancel(self):
+        if self.cancel_seen or self.on_cancel is None:
+            return
+        if ScriptRun.objects.filter(pk=self.run_id, cancel_requested__isnull=False).exists():
+            self.cancel_seen = True
+            self.on_cancel()

@@ -1,0 +1,374 @@
+"""
+Running one ScriptRun: the transaction, commit or dry-run rollback, the outcome, and the run record.
+
+`run()` executes in one database transaction with NetBox's change logging switched on, attributed to the run's
+user and request ID - for dry runs too, so the changes a dry run would make are recorded before they are rolled
+back. A dry run, AbortScript, an uncaught exception, a timeout or a cancel roll back everything the script did
+(signals and nested savepoints included); a committed run commits all of it or nothing.
+"""
+import ctypes
+import json
+import logging
+import os
+import signal
+import threading
+import traceback
+from collections import defaultdict
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+
+from core.models import ObjectChange
+from django.conf import settings
+from django.db import transaction
+from django.db.models.signals import post_save
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from netbox.context import current_request, events_queue, query_cache
+from netbox.context_managers import event_tracking
+from netbox.registry import registry
+from rq.timeouts import JobTimeoutException
+from utilities.exceptions import AbortScript
+from utilities.request import NetBoxFakeRequest
+
+from ..choices import ChangeActionChoices, LogLevelChoices, RunStatusChoices
+from ..models import ScriptRun
+from ..scripting.log import LogEntry
+from .errors import RunRefused
+from .inputs import InputError, validate_inputs
+from .loader import get_script_class
+from .recorder import LiveRecorder
+from .secrets import unseal
+from .signals import run_finished
+from .watchdog import reap_stale_runs
+
+__all__ = (
+    'RunCancelled',
+    'RunOutcome',
+    'build_run_request',
+    'finish_run',
+    'run_script',
+)
+
+logger = logging.getLogger('netbox_custom_scripts.runner')
+
+# Raised in the script's thread when someone cancels the run. A BaseException, so that a script's own
+# `except Exception` cannot swallow it.
+CANCEL_SIGNAL = signal.SIGUSR2
+
+
+class RunCancelled(BaseException):
+    pass
+
+
+class _DryRunRollback(Exception):
+    pass
+
+
+@dataclass
+class RunOutcome:
+    status: str
+    output: str = ''
+    output_format: str = 'text'
+    error: str = ''
+    traceback: str = ''
+
+
+def build_run_request(run, user, http_request=None, secret_fields=()):
+    """
+    What a script sees as `self.request`, and what change logging attributes changes to: the user, the run's own
+    request ID, and - for runs started over HTTP - the safe parts of the original request (no cookies, no files,
+    no secret values).
+    """
+    data = {
+        'user': user,
+        'id': run.request_id,
+        'META': {},
+        'GET': {},
+        'POST': {},
+        'COOKIES': {},
+        'FILES': {},
+        'method': 'POST',
+        'path': '',
+        'path_info': '',
+    }
+    if http_request is not None:
+        from utilities.request import copy_safe_request
+
+        safe = copy_safe_request(http_request, include_files=False)
+        post = safe.POST.copy() if hasattr(safe.POST, 'copy') else dict(safe.POST)
+        for name in (*secret_fields, 'csrfmiddlewaretoken'):
+            post.pop(name, None)
+        data.update(
+            META=safe.META, GET=safe.GET.copy(), POST=post, method=safe.method, path=safe.path,
+            path_info=safe.path_info,
+        )
+    return NetBoxFakeRequest(data)
+
+
+def _format_output(value):
+    if value is None:
+        return '', 'text'
+    if isinstance(value, (dict, list, tuple)):
+        return json.dumps(value, indent=2, sort_keys=False, default=str), 'json'
+    return str(value), 'text'
+
+
+@contextmanager
+def change_tracking(request, commit):
+    """
+    NetBox's change logging and event queue, for the run's request. Committed runs hand their events to NetBox's
+    event pipeline after the commit (webhooks, event rules); a dry run's events are dropped.
+    """
+    with ExitStack() as stack:
+        for processor in registry['request_processors']:
+            if processor is event_tracking:
+                continue
+            stack.enter_context(processor(request))
+        if commit:
+            stack.enter_context(event_tracking(request))
+            yield
+            return
+        tokens = (current_request.set(request), events_queue.set({}), query_cache.set(defaultdict(dict)))
+        try:
+            yield
+        finally:
+            current_request.reset(tokens[0])
+            events_queue.reset(tokens[1])
+            query_cache.reset(tokens[2])
+
+
+def _change_record(change):
+    return {
+        'time': change.time,
+        'action': {
+            'create': ChangeActionChoices.CREATE, 'update': ChangeActionChoices.UPDATE,
+            'delete': ChangeActionChoices.DELETE,
+        }[change.action],
+        'object_type_id': change.changed_object_type_id,
+        'object_id': change.changed_object_id,
+        'object_repr': (change.object_repr or '')[:200],
+        'prechange_data': change.prechange_data,
+        'postchange_data': change.postchange_data,
+    }
+
+
+class _ChangeWatcher:
+    """
+    Remembers the ObjectChanges of one request as NetBox writes them, for runs that fail: once their transaction
+    is broken, the database can no longer be asked.
+    """
+
+    def __init__(self, request_id):
+        self.request_id = request_id
+        self.changes = {}
+
+    def __call__(self, sender, instance, **kwargs):
+        if instance.request_id == self.request_id:
+            self.changes[instance.pk] = _change_record(instance)
+
+    def __enter__(self):
+        post_save.connect(self, sender=ObjectChange, weak=False)
+        return self
+
+    def __exit__(self, *exc):
+        post_save.disconnect(self, sender=ObjectChange)
+
+
+@contextmanager
+def _cancel_signal(recorder):
+    """
+    Let the recorder's thread interrupt the script when the run is cancelled: with a signal in the main thread
+    (it wakes a script that sleeps or waits on I/O), otherwise with an exception raised in the script's thread.
+    """
+    if not hasattr(recorder, 'cancel_seen'):
+        yield
+        return
+    if threading.current_thread() is threading.main_thread():
+        def handler(signum, frame):
+            if recorder.cancel_seen:
+                raise RunCancelled()
+
+        previous = signal.signal(CANCEL_SIGNAL, handler)
+        recorder.on_cancel = lambda: os.kill(os.getpid(), CANCEL_SIGNAL)
+        try:
+            yield
+        finally:
+            recorder.on_cancel = None
+            signal.signal(CANCEL_SIGNAL, previous)
+    else:
+        thread_id = threading.get_ident()
+        recorder.on_cancel = lambda: ctypes.pythonapi.PyThreadState_SetAsyncExc(
+            ctypes.c_ulong(thread_id), ctypes.py_object(RunCancelled)
+        )
+        try:
+            yield
+        finally:
+            recorder.on_cancel = None
+
+
+def _log(recorder, level, message):
+    recorder.log(LogEntry(level=level, message=message, time=timezone.now()))
+
+
+def run_script(run, script_class, data, request, recorder):
+    """
+    Execute the script of `run` with cleaned `data`. Returns a RunOutcome; never raises for anything the script
+    does. Inside a caller's transaction (the test helper) the run's transaction is a savepoint of it.
+    """
+    script = script_class()
+    script.request = request
+    script._reporter = recorder
+    commit = run.commit
+    outcome = None
+    watcher = _ChangeWatcher(request.id)
+
+    try:
+        with _cancel_signal(recorder), watcher, change_tracking(request, commit):
+            with transaction.atomic():
+                value = script.run(data, commit)
+                changes = ObjectChange.objects.filter(request_id=request.id).order_by('pk')
+                recorder.record_changes([_change_record(change) for change in changes])
+                output, output_format = _format_output(value)
+                status = RunStatusChoices.FAILED if script.failed else RunStatusChoices.COMPLETED
+                outcome = RunOutcome(status, output, output_format)
+                if not commit:
+                    raise _DryRunRollback()
+        if commit and outcome.status == RunStatusChoices.COMPLETED:
+            _log(recorder, LogLevelChoices.INFO, _('Changes committed.'))
+    except _DryRunRollback:
+        _log(recorder, LogLevelChoices.INFO, _('Dry run: all changes were rolled back.'))
+    except AbortScript as exc:
+        recorder.record_changes(list(watcher.changes.values()))
+        message = str(exc)
+        _log(recorder, LogLevelChoices.FAILURE, _('Aborted: {message}').format(message=message))
+        outcome = RunOutcome(RunStatusChoices.ABORTED, error=message)
+    except JobTimeoutException as exc:
+        recorder.record_changes(list(watcher.changes.values()))
+        message = _('The run exceeded its time limit ({limit} s); all changes were rolled back.').format(
+            limit=run.job_timeout or '?'
+        )
+        _log(recorder, LogLevelChoices.FAILURE, message)
+        outcome = RunOutcome(RunStatusChoices.TIMED_OUT, error=str(exc) or message)
+    except RunCancelled:
+        recorder.record_changes(list(watcher.changes.values()))
+        message = _('Cancelled while running; all changes were rolled back.')
+        _log(recorder, LogLevelChoices.WARNING, message)
+        outcome = RunOutcome(RunStatusChoices.CANCELLED, error=message)
+    except Exception as exc:
+        recorder.record_changes(list(watcher.changes.values()))
+        error = f'{type(exc).__name__}: {exc}'
+        _log(recorder, LogLevelChoices.FAILURE, _('An exception occurred: `{error}`').format(error=error))
+        _log(recorder, LogLevelChoices.INFO, _('All changes were rolled back.'))
+        outcome = RunOutcome(RunStatusChoices.ERRORED, error=error, traceback=traceback.format_exc())
+    return outcome
+
+
+def finish_run(run, outcome, recorder):
+    """Write the last of the run's record and its final status."""
+    try:
+        recorder.stop()
+    except Exception as exc:
+        logger.exception('Could not write the log of run %s', run.pk)
+        if outcome.status in (RunStatusChoices.COMPLETED, RunStatusChoices.FAILED):
+            outcome = RunOutcome(
+                RunStatusChoices.ERRORED, outcome.output, outcome.output_format,
+                error=_('The run finished but its log could not be written: {error}').format(error=exc),
+            )
+    now = timezone.now()
+    ScriptRun.objects.filter(pk=run.pk).update(
+        status=outcome.status,
+        completed=now,
+        heartbeat=now,
+        output=outcome.output,
+        output_format=outcome.output_format,
+        error=outcome.error[:10000],
+        traceback=outcome.traceback,
+        log_counts=dict(recorder.counts),
+    )
+    run.refresh_from_db()
+    run_finished.send(sender=ScriptRun, run=run)
+    return run
+
+
+def execute_queued_run(run_id, job, *, sealed_secrets=None, files=None, request=None, timeout=None):
+    """
+    The worker side of a run: start it (unless it was cancelled or its singleton script is busy), re-validate its
+    inputs against the revision it was dispatched with, run it, and record the outcome. Returns the finished run,
+    or None when there was nothing to run.
+    """
+    run = ScriptRun.objects.select_related('script__module', 'revision', 'user').filter(pk=run_id).first()
+    if run is None:
+        logger.info('Run %s no longer exists; nothing to do', run_id)
+        return None
+    now = timezone.now()
+    started = ScriptRun.objects.filter(
+        pk=run.pk, status__in=RunStatusChoices.WAITING, cancel_requested__isnull=True
+    ).update(status=RunStatusChoices.RUNNING, started=now, heartbeat=now, job=job)
+    if not started:
+        logger.info('Run %s is %s; not starting it', run.pk, run.status)
+        return None
+    run.refresh_from_db()
+
+    recorder = LiveRecorder(
+        run.pk,
+        max_file_size=settings_value('max_file_size'),
+        on_tick=lambda: reap_stale_runs(ScriptRun.objects.exclude(pk=run.pk)),
+    ).start()
+    try:
+        if run.script is None:
+            raise RunRefused(_('The script of this run no longer exists.'))
+        if run.script.module.current_revision_id != run.revision_id:
+            logger.info('Run %s executes revision %s, which is no longer current', run.pk, run.revision_id)
+        script_class = get_script_class(run.script, run.revision)
+        if script_class.singleton:
+            busy = ScriptRun.objects.filter(script=run.script, status=RunStatusChoices.RUNNING).exclude(pk=run.pk)
+            if busy.exists():
+                raise RunRefused(_('Another run of this singleton script (#{run}) is running.').format(
+                    run=busy.first().pk
+                ))
+        secret_names = script_class.secret_variable_names()
+        raw = {name: value for name, value in run.inputs.items() if name not in secret_names}
+        raw.update(unseal(sealed_secrets))
+        uploads = _uploaded_files(files)
+        try:
+            inputs = validate_inputs(script_class, raw, uploads, user=run.user, strict=False)
+        except InputError as exc:
+            messages = '; '.join(f'{name}: {" ".join(errors)}' for name, errors in exc.message_dict.items())
+            raise RunRefused(_('The inputs are no longer valid: {errors}').format(errors=messages))
+        http_request = request or build_run_request(run, run.user)
+        with _time_limit(timeout):
+            outcome = run_script(run, script_class, inputs.cleaned, http_request, recorder)
+    except RunRefused as exc:
+        _log(recorder, LogLevelChoices.FAILURE, str(exc))
+        outcome = RunOutcome(RunStatusChoices.ERRORED, error=str(exc))
+    except Exception as exc:  # anything failing around the script (loading it, say) still ends the run truthfully
+        logger.exception('Run %s could not be executed', run.pk)
+        _log(recorder, LogLevelChoices.FAILURE, f'{type(exc).__name__}: {exc}')
+        outcome = RunOutcome(RunStatusChoices.ERRORED, error=f'{type(exc).__name__}: {exc}',
+                             traceback=traceback.format_exc())
+    return finish_run(run, outcome, recorder)
+
+
+def settings_value(key):
+    return settings.PLUGINS_CONFIG['netbox_custom_scripts'][key]
+
+
+def _uploaded_files(files):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return {
+        name: SimpleUploadedFile(filename, content, content_type or 'application/octet-stream')
+        for name, filename, content, content_type in (files or [])
+    }
+
+
+@contextmanager
+def _time_limit(seconds):
+    """Enforce a time limit on runs executing outside an RQ work-horse (RQ enforces it there itself)."""
+    if not seconds or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    from rq.timeouts import UnixSignalDeathPenalty
+
+    with UnixSignalDeathPenalty(seconds, JobTimeoutException):
+        yield

@@ -1,0 +1,91 @@
+"""
+Schedules: runs that repeat every N minutes or on a cron expression, or happen once at a set time. Each occurrence
+is its own run (and request ID), queued on RQ for its time when the previous one ends; pausing a schedule cancels
+its queued occurrence, resuming queues the next one.
+"""
+import datetime
+import logging
+
+from croniter import croniter
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.dispatch import receiver
+from django.utils import timezone
+
+from ..choices import RunSourceChoices, RunStatusChoices
+from ..models import Schedule, ScriptRun
+from .dispatch import cancel_run, submit_run
+from .errors import RunRefused
+from .signals import run_finished
+
+__all__ = (
+    'pause_schedule',
+    'resume_schedule',
+    'schedule_next_run',
+)
+
+logger = logging.getLogger('netbox_custom_scripts.schedules')
+
+
+def schedule_next_run(schedule, after=None):
+    """
+    Create the next run of a schedule and queue it for its time: the start time (or now) for the first run, then
+    `interval` minutes after the previous run's time, or the cron expression's next time. Returns the run, or None
+    when the schedule is paused or a one-off schedule is done.
+    """
+    if not schedule.enabled:
+        return None
+    now = timezone.now()
+    if after is None:
+        when = schedule.start_at if schedule.start_at and schedule.start_at > now else None
+        if when is None and schedule.cron:
+            when = croniter(schedule.cron, now).get_next(datetime.datetime)
+    elif schedule.interval:
+        when = max(after + datetime.timedelta(minutes=schedule.interval), now + datetime.timedelta(seconds=1))
+    elif schedule.cron:
+        when = croniter(schedule.cron, max(after, now)).get_next(datetime.datetime)
+    else:
+        return None
+    run = submit_run(
+        schedule.script, user=schedule.user, data=schedule.inputs, commit=schedule.commit,
+        source=RunSourceChoices.SCHEDULE, schedule_at=when, notifications=schedule.notifications, schedule=schedule,
+    )
+    Schedule.objects.filter(pk=schedule.pk).update(next_run_at=when or now, job=run.job)
+    return run
+
+
+def pause_schedule(schedule, user):
+    """Stop making runs: the queued occurrence is cancelled; settings are kept."""
+    with transaction.atomic():
+        Schedule.objects.filter(pk=schedule.pk).update(enabled=False, next_run_at=None, job=None)
+        for run in ScriptRun.objects.filter(schedule=schedule, status__in=RunStatusChoices.WAITING):
+            cancel_run(run, user)
+    schedule.refresh_from_db()
+    return schedule
+
+
+def resume_schedule(schedule):
+    """Start making runs again, from now on."""
+    Schedule.objects.filter(pk=schedule.pk).update(enabled=True, error='')
+    schedule.refresh_from_db()
+    if not ScriptRun.objects.filter(schedule=schedule, status__in=RunStatusChoices.ACTIVE).exists():
+        schedule_next_run(schedule)
+    return schedule
+
+
+@receiver(run_finished)
+def queue_next_occurrence(sender, run, **kwargs):
+    """When a scheduled run ends, queue the schedule's next one (its own run record and request ID)."""
+    if run.schedule_id is None:
+        return
+    schedule = Schedule.objects.filter(pk=run.schedule_id).select_related('script', 'user').first()
+    if schedule is None or not schedule.enabled or not schedule.is_recurring:
+        return
+    if ScriptRun.objects.filter(schedule=schedule, status__in=RunStatusChoices.WAITING).exists():
+        return
+    try:
+        schedule_next_run(schedule, after=run.scheduled_at or run.started or timezone.now())
+    except (PermissionDenied, ValidationError, RunRefused) as exc:
+        message = '; '.join(getattr(exc, 'messages', [str(exc)]))
+        logger.warning('Schedule %s could not queue its next run: %s', schedule.pk, message)
+        Schedule.objects.filter(pk=schedule.pk).update(error=message[:1000], next_run_at=None, job=None)

@@ -1,0 +1,68 @@
+"""
+Keeping run records truthful when the process running them disappears.
+
+A running run's recorder thread updates its heartbeat every few seconds. A run whose heartbeat stopped (its worker
+was killed, its host went away) is marked errored; a run whose core Job was deleted before it started is marked
+cancelled. reap_stale_runs() is cheap and is called from the watchdog system job, from recorder threads of other
+runs, and whenever someone looks at an active run.
+"""
+import datetime
+
+import django_rq
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from rq.exceptions import NoSuchJobError
+from rq.job import Job as RQJob
+from rq.job import JobStatus
+
+from ..choices import RunStatusChoices
+from ..models import ScriptRun
+
+__all__ = (
+    'HEARTBEAT_TIMEOUT',
+    'reap_stale_runs',
+)
+
+# A running run that has not beaten for this long is dead: the recorder beats every 2 seconds.
+HEARTBEAT_TIMEOUT = datetime.timedelta(seconds=20)
+# Grace for a run whose RQ job already failed or vanished (the worker noticed its work-horse died).
+RQ_GONE_GRACE = datetime.timedelta(seconds=6)
+
+
+def _rq_job_gone(run):
+    if run.job is None:
+        return True
+    try:
+        rq_job = RQJob.fetch(str(run.job.job_id), connection=django_rq.get_connection(run.job.queue_name or 'default'))
+    except NoSuchJobError:
+        return True
+    return rq_job.get_status(refresh=False) in (JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED)
+
+
+def reap_stale_runs(runs=None):
+    """Mark dead running runs errored and orphaned waiting runs cancelled. Returns the runs it changed."""
+    now = timezone.now()
+    queryset = ScriptRun.objects.select_related('job') if runs is None else runs.select_related('job')
+    changed = []
+    running = queryset.filter(status=RunStatusChoices.RUNNING).filter(
+        Q(heartbeat__lt=now - RQ_GONE_GRACE) | Q(heartbeat__isnull=True)
+    )
+    for run in running:
+        silent_since = run.heartbeat or run.started or run.created
+        dead = now - silent_since > HEARTBEAT_TIMEOUT or _rq_job_gone(run)
+        still_silent = ScriptRun.objects.filter(pk=run.pk, status=RunStatusChoices.RUNNING, heartbeat=run.heartbeat)
+        if dead and still_silent.update(
+            status=RunStatusChoices.ERRORED,
+            completed=now,
+            error=_('The worker running this script stopped (no sign of life since {time}). Its changes were '
+                    'rolled back; the log is kept up to the last line it wrote.').format(time=silent_since.isoformat()),
+        ):
+            changed.append(run.pk)
+    orphaned = queryset.filter(status__in=RunStatusChoices.WAITING, job__isnull=True, created__lt=now - RQ_GONE_GRACE)
+    for run in orphaned:
+        if ScriptRun.objects.filter(pk=run.pk, status__in=RunStatusChoices.WAITING, job__isnull=True).update(
+            status=RunStatusChoices.CANCELLED, completed=now, error=_('Its job was deleted before it started.'),
+        ):
+            changed.append(run.pk)
+    return changed

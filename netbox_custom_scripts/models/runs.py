@@ -1,0 +1,341 @@
+import uuid
+
+from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
+from django.db import models
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+from netbox.models import ChangeLoggedModel
+from utilities.querysets import RestrictedQuerySet
+
+from ..choices import (
+    ChangeActionChoices,
+    LogLevelChoices,
+    NotificationChoices,
+    RunSourceChoices,
+    RunStatusChoices,
+)
+
+__all__ = (
+    'RunChange',
+    'RunFile',
+    'RunLogEntry',
+    'ScriptRun',
+)
+
+
+class ScriptRun(ChangeLoggedModel):
+    """
+    One execution of a script: who started it and how, its inputs (secret values masked), the module revision it
+    ran, its status, progress, log, output, files and the object changes it made (or, for a dry run, would make).
+    """
+    script = models.ForeignKey(
+        to='netbox_custom_scripts.Script',
+        on_delete=models.SET_NULL,
+        related_name='runs',
+        blank=True,
+        null=True,
+    )
+    script_name = models.CharField(
+        verbose_name=_('script'),
+        max_length=400,
+        help_text=_('`module.Class` at the time of the run (kept if the script is deleted)'),
+    )
+    revision = models.ForeignKey(
+        to='netbox_custom_scripts.ModuleRevision',
+        on_delete=models.SET_NULL,
+        related_name='runs',
+        blank=True,
+        null=True,
+    )
+    content_hash = models.CharField(
+        verbose_name=_('content hash'),
+        max_length=64,
+        blank=True,
+    )
+    job = models.ForeignKey(
+        to='core.Job',
+        on_delete=models.SET_NULL,
+        related_name='+',
+        blank=True,
+        null=True,
+    )
+    user = models.ForeignKey(
+        to=settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        related_name='+',
+        blank=True,
+        null=True,
+    )
+    source = models.CharField(
+        verbose_name=_('started from'),
+        max_length=20,
+        choices=RunSourceChoices,
+    )
+    request_id = models.UUIDField(
+        verbose_name=_('request ID'),
+        default=uuid.uuid4,
+        editable=False,
+        help_text=_('Change-log request ID of the changes this run makes'),
+    )
+    inputs = models.JSONField(
+        verbose_name=_('inputs'),
+        default=dict,
+        blank=True,
+        help_text=_('Input values as submitted (secret values masked, files by name and size)'),
+    )
+    commit = models.BooleanField(
+        verbose_name=_('commit'),
+        default=False,
+    )
+    queue = models.CharField(
+        verbose_name=_('queue'),
+        max_length=100,
+        blank=True,
+    )
+    job_timeout = models.PositiveIntegerField(
+        verbose_name=_('timeout'),
+        blank=True,
+        null=True,
+        help_text=_('Seconds'),
+    )
+    notifications = models.CharField(
+        verbose_name=_('notifications'),
+        max_length=20,
+        choices=NotificationChoices,
+        default=NotificationChoices.ALWAYS,
+    )
+    status = models.CharField(
+        verbose_name=_('status'),
+        max_length=20,
+        choices=RunStatusChoices,
+        default=RunStatusChoices.PENDING,
+        db_index=True,
+    )
+    scheduled_at = models.DateTimeField(
+        verbose_name=_('scheduled'),
+        blank=True,
+        null=True,
+    )
+    started = models.DateTimeField(
+        verbose_name=_('started'),
+        blank=True,
+        null=True,
+    )
+    completed = models.DateTimeField(
+        verbose_name=_('completed'),
+        blank=True,
+        null=True,
+    )
+    heartbeat = models.DateTimeField(
+        verbose_name=_('heartbeat'),
+        blank=True,
+        null=True,
+        editable=False,
+        help_text=_('Last sign of life from the worker running it'),
+    )
+    progress_done = models.FloatField(blank=True, null=True)
+    progress_total = models.FloatField(blank=True, null=True)
+    progress_message = models.CharField(max_length=500, blank=True)
+    log_counts = models.JSONField(
+        verbose_name=_('log counts'),
+        default=dict,
+        blank=True,
+        help_text=_('Number of log lines per level'),
+    )
+    change_count = models.PositiveIntegerField(
+        verbose_name=_('changes'),
+        default=0,
+    )
+    output = models.TextField(
+        verbose_name=_('output'),
+        blank=True,
+    )
+    output_format = models.CharField(
+        max_length=10,
+        default='text',
+        help_text=_('"text", or "json" when run() returned a dict or a list'),
+    )
+    error = models.TextField(
+        verbose_name=_('error'),
+        blank=True,
+    )
+    traceback = models.TextField(
+        verbose_name=_('traceback'),
+        blank=True,
+    )
+    cancel_requested = models.DateTimeField(
+        verbose_name=_('cancel requested'),
+        blank=True,
+        null=True,
+    )
+    rerun_of = models.ForeignKey(
+        to='self',
+        on_delete=models.SET_NULL,
+        related_name='reruns',
+        blank=True,
+        null=True,
+    )
+    schedule = models.ForeignKey(
+        to='netbox_custom_scripts.Schedule',
+        on_delete=models.SET_NULL,
+        related_name='runs',
+        blank=True,
+        null=True,
+    )
+
+    objects = RestrictedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ('-created', '-pk')
+        indexes = (
+            models.Index(fields=('script', '-created'), name='nbcs_run_script_created'),
+            models.Index(fields=('status', 'heartbeat'), name='nbcs_run_status_heartbeat'),
+        )
+        permissions = (
+            ('cancel', 'Cancel a queued or running run'),
+        )
+        verbose_name = _('script run')
+        verbose_name_plural = _('script runs')
+
+    def __str__(self):
+        return f'{self.script_name} #{self.pk}'
+
+    def get_absolute_url(self):
+        return reverse('plugins:netbox_custom_scripts:scriptrun', args=[self.pk])
+
+    def get_status_color(self):
+        return RunStatusChoices.colors.get(self.status)
+
+    @property
+    def is_active(self):
+        return self.status in RunStatusChoices.ACTIVE
+
+    @property
+    def is_dry_run(self):
+        return not self.commit
+
+    @property
+    def duration(self):
+        if self.started and self.completed:
+            return self.completed - self.started
+        return None
+
+    @property
+    def progress_percent(self):
+        if self.progress_total:
+            return max(0, min(100, round(100 * (self.progress_done or 0) / self.progress_total)))
+        return None
+
+
+class RunLogEntry(models.Model):
+    """One line of a run's log, written as the script runs (outside its transaction)."""
+    id = models.BigAutoField(primary_key=True)
+    run = models.ForeignKey(
+        to=ScriptRun,
+        on_delete=models.CASCADE,
+        related_name='log_entries',
+    )
+    level = models.CharField(max_length=10, choices=LogLevelChoices)
+    time = models.DateTimeField()
+    message = models.TextField()
+    object_type = models.ForeignKey(
+        to=ContentType,
+        on_delete=models.SET_NULL,
+        related_name='+',
+        blank=True,
+        null=True,
+    )
+    object_id = models.PositiveBigIntegerField(blank=True, null=True)
+    object_repr = models.CharField(max_length=200, blank=True)
+    object_url = models.CharField(max_length=500, blank=True)
+    test = models.CharField(
+        max_length=100,
+        blank=True,
+        help_text=_('The test_* method that logged the line, for report-style scripts'),
+    )
+
+    objects = RestrictedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ('run', 'id')
+        indexes = (
+            models.Index(fields=('run', 'level', 'id'), name='nbcs_log_run_level'),
+        )
+        verbose_name = _('log entry')
+        verbose_name_plural = _('log entries')
+
+    def __str__(self):
+        return f'[{self.level}] {self.message[:50]}'
+
+    def get_level_color(self):
+        return LogLevelChoices.colors.get(self.level)
+
+
+class RunChange(models.Model):
+    """An object a run created, updated or deleted - or, for a dry run, would have."""
+    run = models.ForeignKey(
+        to=ScriptRun,
+        on_delete=models.CASCADE,
+        related_name='changes',
+    )
+    time = models.DateTimeField()
+    action = models.CharField(max_length=10, choices=ChangeActionChoices)
+    object_type = models.ForeignKey(
+        to=ContentType,
+        on_delete=models.SET_NULL,
+        related_name='+',
+        blank=True,
+        null=True,
+    )
+    object_id = models.PositiveBigIntegerField(blank=True, null=True)
+    object_repr = models.CharField(max_length=200)
+    prechange_data = models.JSONField(blank=True, null=True)
+    postchange_data = models.JSONField(blank=True, null=True)
+
+    objects = RestrictedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ('run', 'id')
+        verbose_name = _('run change')
+        verbose_name_plural = _('run changes')
+
+    def __str__(self):
+        return f'{self.get_action_display()} {self.object_repr}'
+
+    def get_action_color(self):
+        return ChangeActionChoices.colors.get(self.action)
+
+    @property
+    def diff(self):
+        """(removed, added): the attributes that differ between before and after."""
+        before = self.prechange_data or {}
+        after = self.postchange_data or {}
+        keys = sorted(set(before) | set(after))
+        removed = {k: before.get(k) for k in keys if before.get(k) != after.get(k) and k in before}
+        added = {k: after.get(k) for k in keys if before.get(k) != after.get(k) and k in after}
+        return removed, added
+
+
+class RunFile(models.Model):
+    """A file a script attached to its run with save_file()."""
+    run = models.ForeignKey(
+        to=ScriptRun,
+        on_delete=models.CASCADE,
+        related_name='files',
+    )
+    name = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=255, default='application/octet-stream')
+    size = models.PositiveBigIntegerField()
+    content = models.BinaryField()
+    created = models.DateTimeField(auto_now_add=True)
+
+    objects = RestrictedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ('run', 'id')
+        verbose_name = _('run file')
+        verbose_name_plural = _('run files')
+
+    def __str__(self):
+        return self.name

@@ -1,0 +1,206 @@
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db.models import Q
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.generic import View
+from netbox.object_actions import BulkDelete, BulkExport, DeleteObject
+from netbox.views import generic
+from utilities.views import ViewTab, register_model_view
+
+from .. import filtersets, tables
+from ..choices import LogLevelChoices, RunSourceChoices
+from ..execution.dispatch import RunRefused, cancel_run, rerun
+from ..execution.inputs import InputError
+from ..execution.watchdog import reap_stale_runs
+from ..forms import ScriptRunFilterForm
+from ..models import ScriptRun
+from ..scripting.log import LOG_LEVELS
+
+__all__ = (
+    'ScriptRunBulkDeleteView',
+    'ScriptRunCancelView',
+    'ScriptRunChangesView',
+    'ScriptRunDeleteView',
+    'ScriptRunFileView',
+    'ScriptRunFilesView',
+    'ScriptRunListView',
+    'ScriptRunLogView',
+    'ScriptRunOutputView',
+    'ScriptRunRerunView',
+    'ScriptRunStatusView',
+    'ScriptRunView',
+)
+
+LOG_PAGE_SIZE = 100
+
+
+def runs_for(request, action='view'):
+    return ScriptRun.objects.restrict(request.user, action)
+
+
+@register_model_view(ScriptRun, 'list', path='', detail=False)
+class ScriptRunListView(generic.ObjectListView):
+    queryset = ScriptRun.objects.select_related('user', 'script')
+    filterset = filtersets.ScriptRunFilterSet
+    filterset_form = ScriptRunFilterForm
+    table = tables.ScriptRunTable
+    actions = (BulkExport, BulkDelete)
+
+
+@register_model_view(ScriptRun)
+class ScriptRunView(generic.ObjectView):
+    queryset = ScriptRun.objects.select_related('script__module', 'revision', 'user', 'rerun_of', 'schedule')
+    template_name = 'netbox_custom_scripts/scriptrun.html'
+    actions = (DeleteObject,)
+
+    def get_extra_context(self, request, instance):
+        if instance.is_active:
+            reap_stale_runs(ScriptRun.objects.filter(pk=instance.pk))
+            instance.refresh_from_db()
+        return {
+            'can_cancel': instance.is_active and request.user.has_perm(
+                'netbox_custom_scripts.cancel_scriptrun', instance
+            ),
+            'can_run': instance.script is not None and request.user.has_perm(
+                'netbox_custom_scripts.run_script', instance.script
+            ),
+            'log_levels': LogLevelChoices,
+        }
+
+
+class RunLiveMixin:
+    """HTMX partials of the run page, polled while the run is active."""
+
+    def get_run(self, request, pk):
+        return get_object_or_404(runs_for(request), pk=pk)
+
+
+@register_model_view(ScriptRun, 'status', path='status')
+class ScriptRunStatusView(RunLiveMixin, View):
+    def get(self, request, pk):
+        run = self.get_run(request, pk)
+        if run.is_active:
+            reap_stale_runs(ScriptRun.objects.filter(pk=run.pk))
+            run.refresh_from_db()
+        return render(request, 'netbox_custom_scripts/htmx/run_status.html', {'object': run})
+
+
+@register_model_view(ScriptRun, 'log', path='log')
+class ScriptRunLogView(RunLiveMixin, View):
+    """One page of the log, filtered by minimum level and text, paginated on the server."""
+
+    def get(self, request, pk):
+        run = self.get_run(request, pk)
+        entries = run.log_entries.select_related('object_type')
+        level = request.GET.get('level') or ''
+        if level in LOG_LEVELS:
+            entries = entries.filter(level__in=LOG_LEVELS[LOG_LEVELS.index(level):])
+        query = (request.GET.get('q') or '').strip()
+        if query:
+            entries = entries.filter(Q(message__icontains=query) | Q(object_repr__icontains=query))
+        paginator = Paginator(entries.order_by('id'), LOG_PAGE_SIZE)
+        page_number = request.GET.get('page') or ('last' if run.is_active else 1)
+        page = paginator.get_page(paginator.num_pages if page_number == 'last' else page_number)
+        return render(request, 'netbox_custom_scripts/htmx/run_log.html', {
+            'object': run, 'page': page, 'level': level, 'q': query, 'levels': LOG_LEVELS,
+            'following': page_number == 'last' and run.is_active,
+        })
+
+
+@register_model_view(ScriptRun, 'changes', path='changes')
+class ScriptRunChangesView(generic.ObjectView):
+    queryset = ScriptRun.objects.all()
+    template_name = 'netbox_custom_scripts/scriptrun/changes.html'
+    tab = ViewTab(label=_('Changes'), badge=lambda run: run.change_count, weight=500)
+
+    def get_extra_context(self, request, instance):
+        return {'changes': instance.changes.select_related('object_type')}
+
+
+@register_model_view(ScriptRun, 'output', path='output')
+class ScriptRunOutputView(generic.ObjectView):
+    queryset = ScriptRun.objects.all()
+    template_name = 'netbox_custom_scripts/scriptrun/output.html'
+    tab = ViewTab(label=_('Output'), visible=lambda run: bool(run.output), weight=510)
+
+    def get(self, request, **kwargs):
+        if request.GET.get('export'):
+            run = get_object_or_404(self.queryset.restrict(request.user, 'view'), **kwargs)
+            extension = 'json' if run.output_format == 'json' else 'txt'
+            content_type = 'application/json' if run.output_format == 'json' else 'text/plain; charset=utf-8'
+            response = HttpResponse(run.output, content_type=content_type)
+            response['Content-Disposition'] = f'attachment; filename="run-{run.pk}-output.{extension}"'
+            return response
+        return super().get(request, **kwargs)
+
+
+@register_model_view(ScriptRun, 'files', path='files')
+class ScriptRunFilesView(generic.ObjectView):
+    queryset = ScriptRun.objects.all()
+    template_name = 'netbox_custom_scripts/scriptrun/files.html'
+    tab = ViewTab(label=_('Files'), badge=lambda run: run.files.count(), hide_if_empty=True, weight=520)
+
+    def get_extra_context(self, request, instance):
+        return {'files': instance.files.defer('content')}
+
+
+@register_model_view(ScriptRun, 'file', path='files/<int:file_pk>')
+class ScriptRunFileView(RunLiveMixin, View):
+    def get(self, request, pk, file_pk):
+        run = self.get_run(request, pk)
+        attachment = run.files.filter(pk=file_pk).first()
+        if attachment is None:
+            raise Http404
+        response = HttpResponse(bytes(attachment.content), content_type=attachment.content_type)
+        response['Content-Disposition'] = 'attachment; filename="{}"'.format(attachment.name.replace('"', ''))
+        response['X-Content-Type-Options'] = 'nosniff'
+        return response
+
+
+@register_model_view(ScriptRun, 'cancel', path='cancel')
+class ScriptRunCancelView(RunLiveMixin, View):
+    def post(self, request, pk):
+        run = get_object_or_404(runs_for(request, 'cancel'), pk=pk)
+        try:
+            cancel_run(run, request.user)
+            messages.success(request, _('Cancel requested for run #{run}.').format(run=run.pk))
+        except RunRefused as exc:
+            messages.warning(request, str(exc))
+        return redirect(run.get_absolute_url())
+
+
+@register_model_view(ScriptRun, 'rerun', path='rerun')
+class ScriptRunRerunView(RunLiveMixin, View):
+    """Run again with the same inputs; `commit=1` applies a reviewed dry run."""
+
+    def post(self, request, pk):
+        run = self.get_run(request, pk)
+        commit = {'1': True, '0': False}.get(request.POST.get('commit'))
+        try:
+            new_run = rerun(run, user=request.user, source=RunSourceChoices.UI, commit=commit, http_request=request)
+        except InputError as exc:
+            messages.error(request, _('Run again from the form: {errors}').format(
+                errors='; '.join(f'{k}: {" ".join(v)}' for k, v in exc.message_dict.items())
+            ))
+            if run.script:
+                return redirect(f'{run.script.get_absolute_url()}?rerun={run.pk}')
+            return redirect(run.get_absolute_url())
+        except RunRefused as exc:
+            messages.error(request, str(exc))
+            return redirect(run.get_absolute_url())
+        return redirect(new_run.get_absolute_url())
+
+
+@register_model_view(ScriptRun, 'delete')
+class ScriptRunDeleteView(generic.ObjectDeleteView):
+    queryset = ScriptRun.objects.all()
+
+
+@register_model_view(ScriptRun, 'bulk_delete', path='delete', detail=False)
+class ScriptRunBulkDeleteView(generic.BulkDeleteView):
+    queryset = ScriptRun.objects.all()
+    filterset = filtersets.ScriptRunFilterSet
+    table = tables.ScriptRunTable
+
