@@ -6,9 +6,10 @@ from users.models import User
 from utilities.filtersets import register_filterset
 
 from .choices import ModuleSourceChoices, ModuleStatusChoices, RunSourceChoices, RunStatusChoices
-from .models import Script, ScriptModule, ScriptRun
+from .models import Schedule, Script, ScriptModule, ScriptRun
 
 __all__ = (
+    'ScheduleFilterSet',
     'ScriptFilterSet',
     'ScriptModuleFilterSet',
     'ScriptRunFilterSet',
@@ -82,3 +83,18 @@ class ScriptRunFilterSet(BaseFilterSet):
         if not value.strip():
             return queryset
         return queryset.filter(Q(script_name__icontains=value) | Q(error__icontains=value))
+
+
+@register_filterset
+class ScheduleFilterSet(NetBoxModelFilterSet):
+    script_id = django_filters.ModelMultipleChoiceFilter(queryset=Script.objects.all(), label=_('Script (ID)'))
+    user_id = django_filters.ModelMultipleChoiceFilter(queryset=User.objects.all(), label=_('User (ID)'))
+
+    class Meta:
+        model = Schedule
+        fields = ('id', 'name', 'enabled', 'commit', 'interval', 'cron', 'description')
+
+    def search(self, queryset, name, value):
+        if not value.strip():
+            return queryset
+        return queryset.filter(Q(name__icontains=value) | Q(description__icontains=value) | Q(cron__icontains=value))

@@ -2,9 +2,10 @@ import django_tables2 as tables
 from django.utils.translation import gettext_lazy as _
 from netbox.tables import NetBoxTable, columns
 
-from .models import Script, ScriptModule, ScriptRun
+from .models import Schedule, Script, ScriptModule, ScriptRun
 
 __all__ = (
+    'ScheduleTable',
     'ScriptModuleTable',
     'ScriptRunTable',
     'ScriptTable',
@@ -68,3 +69,21 @@ class ScriptRunTable(NetBoxTable):
             'started', 'completed', 'change_count', 'error', 'content_hash',
         )
         default_columns = ('pk', 'id', 'script_name', 'status', 'commit', 'user', 'source', 'created', 'completed')
+
+
+class ScheduleTable(NetBoxTable):
+    name = tables.Column(verbose_name=_('Name'), linkify=True)
+    script = tables.Column(verbose_name=_('Script'), linkify=True)
+    user = tables.Column(verbose_name=_('Runs as'))
+    enabled = columns.BooleanColumn(verbose_name=_('Enabled'))
+    commit = columns.BooleanColumn(verbose_name=_('Commit'))
+    next_run_at = columns.DateTimeColumn(verbose_name=_('Next run'), timespec='minutes')
+    tags = columns.TagColumn(url_name='plugins:netbox_custom_scripts:schedule_list')
+
+    class Meta(NetBoxTable.Meta):
+        model = Schedule
+        fields = (
+            'pk', 'id', 'name', 'script', 'user', 'enabled', 'commit', 'start_at', 'interval', 'cron', 'next_run_at',
+            'error', 'description', 'tags', 'created', 'last_updated',
+        )
+        default_columns = ('pk', 'name', 'script', 'user', 'enabled', 'commit', 'interval', 'cron', 'next_run_at')

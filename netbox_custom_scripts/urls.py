@@ -8,6 +8,8 @@ urlpatterns = (
     path('scripts/<int:pk>/', include(get_model_urls('netbox_custom_scripts', 'script'))),
     path('runs/', include(get_model_urls('netbox_custom_scripts', 'scriptrun', detail=False))),
     path('runs/<int:pk>/', include(get_model_urls('netbox_custom_scripts', 'scriptrun'))),
+    path('schedules/', include(get_model_urls('netbox_custom_scripts', 'schedule', detail=False))),
+    path('schedules/<int:pk>/', include(get_model_urls('netbox_custom_scripts', 'schedule'))),
     path('modules/', include(get_model_urls('netbox_custom_scripts', 'scriptmodule', detail=False))),
     path('modules/<int:pk>/', include(get_model_urls('netbox_custom_scripts', 'scriptmodule'))),
 )

@@ -28,12 +28,50 @@ def redis_connection():
     return django_rq.get_connection('default')
 
 
+QUEUES = ('high', 'default', 'low')
+_worker = {}
+
+
+def drain_queues(connection):
+    """Stop the test worker from taking jobs, let it finish the one it has, and drop every queued job."""
+    from rq import Queue, Worker
+    from rq.suspension import suspend
+
+    suspend(connection)
+    deadline = time.monotonic() + 60
+    while any(worker.get_state() == 'busy' for worker in Worker.all(connection=connection)):
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    for name in QUEUES:
+        queue = Queue(name, connection=connection)
+        queue.empty()
+        for registry in (queue.scheduled_job_registry, queue.failed_job_registry, queue.finished_job_registry):
+            for job_id in registry.get_job_ids():
+                registry.remove(job_id, delete_job=True)
+
+
+@pytest.fixture(autouse=True)
+def isolate_background_jobs(redis_connection):
+    """Jobs a test queued must not run against the next test's data: drain them before the database is reset."""
+    yield
+    drain_queues(redis_connection)
+
+
+@pytest.fixture
+def rq_worker(rq_worker_process, redis_connection):
+    """
+    A real `netbox rqworker` process on the test database and the test Redis databases, taking jobs for this test.
+    Tests that use it must commit their data (transactional_db), since the worker has its own database connection.
+    """
+    from rq.suspension import resume
+
+    resume(redis_connection)
+    return rq_worker_process
+
+
 @pytest.fixture(scope='session')
-def rq_worker(django_db_setup, django_db_blocker, redis_connection):
-    """
-    A real `netbox rqworker` process on the test database and the test Redis databases. Tests that use it must
-    commit their data (transactional_db), since the worker has its own database connection.
-    """
+def rq_worker_process(django_db_setup, django_db_blocker, redis_connection):
     redis_connection.flushdb()
     env = dict(os.environ)
     env['NB_DB_NAME'] = settings.DATABASES['default']['NAME']
@@ -52,6 +90,7 @@ def rq_worker(django_db_setup, django_db_blocker, redis_connection):
         if process.poll() is not None or time.monotonic() > deadline:
             raise RuntimeError(f'The test RQ worker did not start; see {log_path}')
         time.sleep(0.2)
+    _worker['process'] = process
     yield process
     process.terminate()
     try:

@@ -8,5 +8,7 @@ router = NetBoxRouter()
 router.APIRootView = views.CustomScriptsRootView
 router.register('modules', views.ScriptModuleViewSet)
 router.register('scripts', views.ScriptViewSet)
+router.register('runs', views.ScriptRunViewSet)
+router.register('schedules', views.ScheduleViewSet)
 
 urlpatterns = router.urls

@@ -14,7 +14,7 @@ from django_pg_utils import advisory_lock
 
 from ..choices import RunStatusChoices
 from ..jobs import RunScriptJob, SyncModulesJob
-from ..models import Schedule, Script, ScriptRun
+from ..models import Script, ScriptRun
 from .errors import RunRefused
 from .inputs import InputError, validate_inputs
 from .loader import get_script_class
@@ -28,6 +28,8 @@ __all__ = (
     'enqueue_directory_sync',
     'get_script_class',
     'rerun',
+    'check_run_permission',
+    'check_schedule',
     'submit_run',
 )
 
@@ -46,19 +48,20 @@ def check_run_permission(script, user):
         raise PermissionDenied(_('{user} may not run the script {script}.').format(user=user, script=script.full_name))
 
 
-def _check_schedule(script_class, schedule_at, interval, cron, secrets):
+def check_schedule(script_class, schedule_at, interval, cron, secrets, recurring=False):
+    """Scheduling rules: allowed by the script, no secrets, a future time (a schedule may have started already)."""
     errors = {}
     if schedule_at or interval or cron:
         if not script_class.scheduling_enabled:
             raise InputError({'schedule_at': [_('Scheduling is disabled for this script.')]})
         if secrets:
-            raise InputError({'schedule_at': [
+            raise InputError({'cron' if cron else 'interval' if interval else 'schedule_at': [
                 _('A run with secret inputs cannot be scheduled: secret values are never stored.')
             ]})
     if schedule_at is not None:
         if not isinstance(schedule_at, datetime.datetime):
             errors['schedule_at'] = [_('Must be a date and time.')]
-        elif schedule_at < timezone.now():
+        elif schedule_at < timezone.now() and not recurring:
             errors['schedule_at'] = [_('Scheduled time must be in the future.')]
     if interval is not None and (isinstance(interval, bool) or not isinstance(interval, int) or interval < 1):
         errors['interval'] = [_('Interval must be a whole number of minutes, at least 1.')]
@@ -87,22 +90,18 @@ def submit_run(script, *, user, data=None, files=None, commit=None, source, http
         raise RunRefused(_('Script {name} no longer exists in its module.').format(name=script.full_name))
     script_class = get_script_class(script)
     inputs = validate_inputs(script_class, data, files, user=user)
-    _check_schedule(script_class, schedule_at, interval, cron, inputs.secrets)
+    check_schedule(script_class, schedule_at, interval, cron, inputs.secrets)
     commit = script_class.commit_default if commit is None else bool(commit)
     notifications = notifications or script_class.notifications_default
 
     if interval or cron:
-        with transaction.atomic():
-            new_schedule = Schedule(
-                name=f'{script.name} ({interval and f"every {interval} min" or cron})'[:200],
-                script=script, user=user, inputs=inputs.stored, commit=commit, notifications=notifications,
-                start_at=schedule_at, interval=interval, cron=cron or '',
-            )
-            new_schedule.full_clean()
-            new_schedule.save()
-            from .schedules import schedule_next_run  # schedules builds on this module
+        from .schedules import create_schedule  # schedules are built on this module
 
-            return schedule_next_run(new_schedule)
+        schedule = create_schedule(
+            script, user=user, inputs=data or {}, commit=commit, start_at=schedule_at, interval=interval, cron=cron,
+            notifications=notifications,
+        )
+        return schedule.runs.order_by('-pk').first()
 
     if immediate and transaction.get_connection().in_atomic_block:
         raise RunRefused(_('A run cannot execute in this process inside an open transaction; queue it instead.'))

@@ -14,14 +14,19 @@ from django.utils import timezone
 
 from ..choices import RunSourceChoices, RunStatusChoices
 from ..models import Schedule, ScriptRun
-from .dispatch import cancel_run, submit_run
+from .dispatch import cancel_run, check_run_permission, check_schedule, submit_run
 from .errors import RunRefused
+from .inputs import validate_inputs
+from .loader import get_script_class
 from .signals import run_finished
 
 __all__ = (
+    'check_schedule_settings',
+    'create_schedule',
     'pause_schedule',
     'resume_schedule',
     'schedule_next_run',
+    'update_schedule',
 )
 
 logger = logging.getLogger('netbox_custom_scripts.schedules')
@@ -52,6 +57,51 @@ def schedule_next_run(schedule, after=None):
     )
     Schedule.objects.filter(pk=schedule.pk).update(next_run_at=when or now, job=run.job)
     return run
+
+
+def check_schedule_settings(script, user, inputs, start_at, interval, cron):
+    """Check the schedule's inputs and timing as a run would be checked; returns the inputs to store."""
+    check_run_permission(script, user)
+    script_class = get_script_class(script)
+    validated = validate_inputs(script_class, inputs, user=user)
+    check_schedule(script_class, start_at, interval, cron or None, validated.secrets, recurring=True)
+    return validated.stored
+
+
+def create_schedule(script, *, user, inputs=None, commit=False, start_at=None, interval=None, cron='', name=None,
+                    description='', notifications=None):
+    """Create a schedule (its inputs validated as a run's would be) and queue its first run."""
+    stored = check_schedule_settings(script, user, inputs or {}, start_at, interval, cron)
+    with transaction.atomic():
+        schedule = Schedule(
+            name=(name or f'{script.name} ({f"every {interval} min" if interval else cron or "once"})')[:200],
+            script=script, user=user, inputs=stored, commit=bool(commit), start_at=start_at, interval=interval,
+            cron=cron or '', description=description,
+            notifications=notifications or get_script_class(script).notifications_default,
+        )
+        schedule.full_clean()
+        schedule.save()
+        schedule_next_run(schedule)
+    schedule.refresh_from_db()
+    return schedule
+
+
+def update_schedule(schedule, user, **changes):
+    """Change a schedule; its queued run is replaced by one that follows the new settings."""
+    for key, value in changes.items():
+        setattr(schedule, key, value)
+    stored = check_schedule_settings(
+        schedule.script, user, schedule.inputs, schedule.start_at, schedule.interval, schedule.cron
+    )
+    schedule.inputs = stored
+    with transaction.atomic():
+        schedule.full_clean()
+        schedule.save()
+        for run in ScriptRun.objects.filter(schedule=schedule, status__in=RunStatusChoices.WAITING):
+            cancel_run(run, user)
+        schedule_next_run(schedule)
+    schedule.refresh_from_db()
+    return schedule
 
 
 def pause_schedule(schedule, user):

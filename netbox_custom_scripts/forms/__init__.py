@@ -1,1 +1,2 @@
 from .filtersets import *
+from .schedules import *

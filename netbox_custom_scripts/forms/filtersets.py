@@ -8,9 +8,10 @@ from utilities.forms.rendering import FieldSet
 from utilities.forms.widgets import DateTimePicker
 
 from ..choices import ModuleSourceChoices, ModuleStatusChoices, RunSourceChoices, RunStatusChoices
-from ..models import Script, ScriptModule, ScriptRun
+from ..models import Schedule, Script, ScriptModule, ScriptRun
 
 __all__ = (
+    'ScheduleFilterForm',
     'ScriptFilterForm',
     'ScriptModuleFilterForm',
     'ScriptRunFilterForm',
@@ -63,3 +64,20 @@ class ScriptRunFilterForm(NetBoxModelFilterSetForm):
     )
     created_after = forms.DateTimeField(required=False, label=_('After'), widget=DateTimePicker())
     created_before = forms.DateTimeField(required=False, label=_('Before'), widget=DateTimePicker())
+
+
+class ScheduleFilterForm(NetBoxModelFilterSetForm):
+    model = Schedule
+    fieldsets = (
+        FieldSet('q', 'filter_id', 'tag'),
+        FieldSet('script_id', 'user_id', 'enabled', 'commit', name=_('Schedule')),
+    )
+    script_id = DynamicModelMultipleChoiceField(queryset=Script.objects.all(), required=False, label=_('Script'))
+    user_id = DynamicModelMultipleChoiceField(queryset=User.objects.all(), required=False, label=_('Runs as'))
+    enabled = forms.NullBooleanField(
+        label=_('Enabled'), required=False, widget=forms.Select(choices=BOOLEAN_WITH_BLANK_CHOICES),
+    )
+    commit = forms.NullBooleanField(
+        label=_('Commit'), required=False, widget=forms.Select(choices=BOOLEAN_WITH_BLANK_CHOICES),
+    )
+    tag = TagFilterField(model)

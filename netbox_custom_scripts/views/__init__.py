@@ -1,3 +1,4 @@
 from .modules import *
 from .runs import *
+from .schedules import *
 from .scripts import *

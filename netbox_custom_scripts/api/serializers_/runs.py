@@ -1,1 +1,143 @@
-__all__ = ()
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from netbox.api.fields import ChoiceField, ContentTypeField
+from netbox.api.serializers import BaseModelSerializer, NetBoxModelSerializer
+from rest_framework import serializers
+from users.api.serializers_.users import UserSerializer
+
+from ...choices import ChangeActionChoices, LogLevelChoices, NotificationChoices, RunSourceChoices, RunStatusChoices
+from ...models import RunChange, RunFile, RunLogEntry, Schedule, ScriptRun
+from .scripts import ScriptSerializer
+
+__all__ = (
+    'RunChangeSerializer',
+    'RunFileSerializer',
+    'RunLogEntrySerializer',
+    'RunRequestSerializer',
+    'RerunRequestSerializer',
+    'ScheduleSerializer',
+    'ScriptRunSerializer',
+)
+
+
+class ScriptRunSerializer(BaseModelSerializer):
+    script = ScriptSerializer(nested=True, read_only=True)
+    user = UserSerializer(nested=True, read_only=True)
+    status = ChoiceField(choices=RunStatusChoices, read_only=True)
+    source = ChoiceField(choices=RunSourceChoices, read_only=True)
+    notifications = ChoiceField(choices=NotificationChoices, read_only=True)
+    revision = serializers.IntegerField(source='revision.number', read_only=True, allow_null=True)
+    progress = serializers.SerializerMethodField()
+    job = serializers.PrimaryKeyRelatedField(read_only=True)
+    rerun_of = serializers.PrimaryKeyRelatedField(read_only=True)
+    schedule = serializers.PrimaryKeyRelatedField(read_only=True)
+
+    class Meta:
+        model = ScriptRun
+        fields = (
+            'id', 'url', 'display_url', 'display', 'script', 'script_name', 'revision', 'content_hash', 'status',
+            'commit', 'user', 'source', 'request_id', 'inputs', 'queue', 'job_timeout', 'notifications', 'created',
+            'scheduled_at', 'started', 'completed', 'progress', 'log_counts', 'change_count', 'output_format',
+            'output', 'error', 'traceback', 'cancel_requested', 'rerun_of', 'schedule', 'job',
+        )
+        brief_fields = ('id', 'url', 'display', 'script_name', 'status', 'commit', 'created')
+
+    @extend_schema_field({
+        'type': 'object', 'nullable': True,
+        'properties': {
+            'done': {'type': 'number'}, 'total': {'type': 'number'}, 'percent': {'type': 'integer'},
+            'message': {'type': 'string'},
+        },
+    })
+    def get_progress(self, obj):
+        if obj.progress_total is None:
+            return None
+        return {
+            'done': obj.progress_done, 'total': obj.progress_total, 'percent': obj.progress_percent,
+            'message': obj.progress_message,
+        }
+
+
+class RunLogEntrySerializer(serializers.ModelSerializer):
+    level = ChoiceField(choices=LogLevelChoices, read_only=True)
+    object_type = ContentTypeField(read_only=True)
+
+    class Meta:
+        model = RunLogEntry
+        fields = ('id', 'time', 'level', 'message', 'object_type', 'object_id', 'object_repr', 'object_url', 'test')
+
+
+class RunChangeSerializer(serializers.ModelSerializer):
+    action = ChoiceField(choices=ChangeActionChoices, read_only=True)
+    object_type = ContentTypeField(read_only=True)
+
+    class Meta:
+        model = RunChange
+        fields = ('id', 'time', 'action', 'object_type', 'object_id', 'object_repr', 'prechange_data',
+                  'postchange_data')
+
+
+class RunFileSerializer(serializers.ModelSerializer):
+    download_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = RunFile
+        fields = ('id', 'name', 'content_type', 'size', 'created', 'download_url')
+
+    @extend_schema_field(OpenApiTypes.URI)
+    def get_download_url(self, obj):
+        url = reverse('plugins-api:netbox_custom_scripts-api:scriptrun-download', args=[obj.run_id])
+        request = self.context.get('request')
+        url = f'{url}?file={obj.pk}'
+        return request.build_absolute_uri(url) if request else url
+
+
+class RunRequestSerializer(serializers.Serializer):
+    """What POST .../scripts/<id or module.Class>/run/ takes."""
+    data = serializers.JSONField(
+        required=False, default=dict,
+        help_text='Input values by variable name (object variables take IDs; files go as multipart fields)',
+    )
+    commit = serializers.BooleanField(required=False, allow_null=True, default=None,
+                                      help_text="Commit the changes (default: the script's commit_default)")
+    schedule_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    interval = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=1,
+                                        help_text='Repeat every this many minutes (creates a schedule)')
+    cron = serializers.CharField(required=False, allow_blank=True, default='',
+                                 help_text='Repeat on this cron expression, in UTC (creates a schedule)')
+    notifications = ChoiceField(choices=NotificationChoices, required=False, allow_null=True, default=None)
+
+    def validate_data(self, value):
+        if not isinstance(value, dict):
+            raise serializers.ValidationError('Must be an object of input values by variable name.')
+        return value
+
+
+class RerunRequestSerializer(serializers.Serializer):
+    """What POST .../runs/<id>/rerun/ takes: the earlier run's inputs are reused; give secrets and files again."""
+    data = serializers.JSONField(required=False, default=dict)
+    commit = serializers.BooleanField(required=False, allow_null=True, default=None)
+
+    def validate_data(self, value):
+        if not isinstance(value, dict):
+            raise serializers.ValidationError('Must be an object of input values by variable name.')
+        return value
+
+
+class ScheduleSerializer(NetBoxModelSerializer):
+    script = ScriptSerializer(nested=True, read_only=True)
+    script_id = serializers.IntegerField(write_only=True)
+    user = UserSerializer(nested=True, read_only=True)
+    notifications = ChoiceField(choices=NotificationChoices, required=False)
+    job = serializers.PrimaryKeyRelatedField(read_only=True)
+
+    class Meta:
+        model = Schedule
+        fields = (
+            'id', 'url', 'display_url', 'display', 'name', 'script', 'script_id', 'user', 'inputs', 'commit',
+            'notifications', 'start_at', 'interval', 'cron', 'enabled', 'next_run_at', 'job', 'error', 'description',
+            'tags', 'custom_fields', 'created', 'last_updated',
+        )
+        read_only_fields = ('enabled', 'next_run_at', 'error')
+        brief_fields = ('id', 'url', 'display', 'name', 'enabled', 'next_run_at')

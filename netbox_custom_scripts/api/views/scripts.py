@@ -1,16 +1,105 @@
+import json
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from netbox.api.viewsets import NetBoxReadOnlyModelViewSet
+from rest_framework import status
+from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.response import Response
 
 from ... import filtersets
+from ...choices import RunSourceChoices
+from ...execution.dispatch import submit_run
+from ...execution.errors import RunRefused
+from ...execution.inputs import InputError
 from ...models import Script
 from .. import serializers
-from .root import SyncOnListMixin
+from .root import ActionPermissionMixin, SyncOnListMixin
 
 __all__ = (
     'ScriptViewSet',
+    'input_error_response',
 )
 
 
-class ScriptViewSet(SyncOnListMixin, NetBoxReadOnlyModelViewSet):
+def input_error_response(exc):
+    """400 in NetBox's format: variable errors under "data", scheduling errors under their own field."""
+    errors = exc.message_dict
+    execution = {key: errors.pop(key) for key in ('schedule_at', 'interval', 'cron', 'commit') if key in errors}
+    body = dict(execution)
+    if errors:
+        body['data'] = errors
+    return Response(body, status=status.HTTP_400_BAD_REQUEST)
+
+
+class ScriptViewSet(ActionPermissionMixin, SyncOnListMixin, NetBoxReadOnlyModelViewSet):
     queryset = Script.objects.select_related('module')
     serializer_class = serializers.ScriptSerializer
     filterset_class = filtersets.ScriptFilterSet
+    # Scripts are addressed by ID or by `module.Class`, as in NetBox.
+    lookup_value_regex = '[^/]+'
+    action_permissions = {'run': 'run'}
+
+    def get_object(self):
+        value = self.kwargs[self.lookup_field]
+        queryset = self.filter_queryset(self.get_queryset())
+        if value.isdigit():
+            script = get_object_or_404(queryset, pk=value)
+        else:
+            module, _, class_name = value.rpartition('.')
+            script = get_object_or_404(queryset, module__name=module, class_name=class_name)
+        self.check_object_permissions(self.request, script)
+        return script
+
+    @extend_schema(
+        request=serializers.RunRequestSerializer,
+        responses={
+            201: serializers.ScriptRunSerializer,
+            400: OpenApiResponse(description='Invalid inputs, per variable under "data"'),
+            403: OpenApiResponse(description='Not allowed to run this script'),
+            409: OpenApiResponse(description='The script cannot run now (broken module, singleton busy, ...)'),
+        },
+    )
+    @action(detail=True, methods=['post'], parser_classes=[JSONParser, MultiPartParser, FormParser])
+    def run(self, request, pk):
+        """
+        Run the script. `data` holds the inputs (object variables take IDs); with multipart, give `data` as a JSON
+        string field and files as fields named after their variables. Returns the new run.
+        """
+        script = self.get_object()
+        payload = request.data
+        if hasattr(payload, 'getlist'):  # multipart: the structured fields arrive as strings
+            payload = {key: payload.get(key) for key in payload if key not in request.FILES}
+            if isinstance(payload.get('data'), str):
+                try:
+                    payload['data'] = json.loads(payload['data'] or '{}')
+                except ValueError:
+                    raise ValidationError({'data': ['Must be a JSON object of input values.']})
+        request_serializer = serializers.RunRequestSerializer(data=payload)
+        request_serializer.is_valid(raise_exception=True)
+        params = request_serializer.validated_data
+        try:
+            run = submit_run(
+                script,
+                user=request.user,
+                data=params['data'],
+                files=request.FILES or None,
+                commit=params['commit'],
+                source=RunSourceChoices.API,
+                http_request=request._request,
+                schedule_at=params['schedule_at'],
+                interval=params['interval'],
+                cron=params['cron'] or None,
+                notifications=params['notifications'],
+            )
+        except InputError as exc:
+            return input_error_response(exc)
+        except DjangoPermissionDenied as exc:
+            raise PermissionDenied(str(exc))
+        except RunRefused as exc:
+            return Response({'detail': str(exc)}, status=status.HTTP_409_CONFLICT)
+        data = serializers.ScriptRunSerializer(run, context={'request': request}).data
+        return Response(data, status=status.HTTP_201_CREATED, headers={'Location': data['url']})

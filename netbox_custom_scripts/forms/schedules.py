@@ -1,0 +1,79 @@
+from django import forms
+from django.core.exceptions import PermissionDenied
+from django.utils.translation import gettext_lazy as _
+from netbox.forms import NetBoxModelForm
+from utilities.forms.fields import DynamicModelChoiceField, JSONField
+from utilities.forms.rendering import FieldSet
+from utilities.forms.widgets import DateTimePicker
+
+from ..execution.errors import RunRefused
+from ..execution.inputs import InputError
+from ..execution.schedules import check_schedule_settings, create_schedule, update_schedule
+from ..models import Schedule, Script
+
+__all__ = (
+    'ScheduleForm',
+)
+
+
+class ScheduleForm(NetBoxModelForm):
+    """Create or change a schedule. Inputs are validated as a run's would be, as the user saving the form."""
+    script = DynamicModelChoiceField(queryset=Script.objects.filter(is_active=True), label=_('Script'))
+    inputs = JSONField(
+        required=False, label=_('Inputs'),
+        help_text=_('Input values by variable name, as JSON (object variables take IDs). Secrets cannot be scheduled.'),
+    )
+    start_at = forms.DateTimeField(required=False, label=_('Start at'), widget=DateTimePicker())
+
+    fieldsets = (
+        FieldSet('name', 'script', 'description', 'tags', name=_('Schedule')),
+        FieldSet('inputs', 'commit', 'notifications', name=_('Run')),
+        FieldSet('start_at', 'interval', 'cron', name=_('Timing')),
+    )
+
+    class Meta:
+        model = Schedule
+        fields = (
+            'name', 'script', 'description', 'inputs', 'commit', 'notifications', 'start_at', 'interval', 'cron',
+            'tags',
+        )
+
+    def clean(self):
+        super().clean()
+        data = self.cleaned_data
+        user = getattr(self.instance, '_editing_user', None)
+        script = data.get('script')
+        if script is None or user is None or self.errors:
+            return data
+        try:
+            data['inputs'] = check_schedule_settings(
+                script, user, data.get('inputs') or {}, data.get('start_at'), data.get('interval'), data.get('cron'),
+            )
+        except InputError as exc:
+            for name, messages in exc.message_dict.items():
+                field = name if name in ('start_at', 'interval', 'cron') else 'inputs'
+                if name == 'schedule_at':
+                    field = 'start_at'
+                self.add_error(field, [f'{name}: {m}' if field == 'inputs' and name != '__all__' else m
+                                       for m in messages])
+        except (PermissionDenied, RunRefused) as exc:
+            self.add_error('script', str(exc))
+        return data
+
+    def save(self, commit=True):
+        data = self.cleaned_data
+        user = self.instance._editing_user
+        settings = {
+            key: data.get(key) for key in (
+                'name', 'description', 'inputs', 'commit', 'notifications', 'start_at', 'interval', 'cron',
+            )
+        }
+        settings['cron'] = settings['cron'] or ''
+        if self.instance.pk:
+            instance = update_schedule(self.instance, user, **settings)
+        else:
+            instance = create_schedule(data['script'], user=user, **settings)
+        if 'tags' in data:
+            instance.tags.set(data['tags'])
+        self.instance = instance
+        return instance
