@@ -1,2 +1,3 @@
 from .filtersets import *
+from .run import *
 from .schedules import *

@@ -1,23 +1,35 @@
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import OuterRef, Subquery
+from django.http import QueryDict
+from django.shortcuts import get_object_or_404, redirect
+from django.utils.translation import gettext as _
 from netbox.object_actions import BulkExport
-from netbox.ui import layout
-from netbox.ui.panels import JSONPanel
 from netbox.views import generic
-from utilities.views import register_model_view
+from utilities.views import ViewTab, register_model_view
 
 from .. import filtersets, forms, tables
+from ..choices import RunSourceChoices
+from ..execution.dispatch import submit_run
+from ..execution.errors import RunRefused
+from ..execution.inputs import InputError, build_form, form_initial_from_inputs
+from ..execution.loader import get_script_class
 from ..execution.modules import sync_directory
-from ..models import Script
-from ..ui import panels
+from ..models import Script, ScriptRun
 
 __all__ = (
     'ScriptListView',
+    'ScriptRunsView',
+    'ScriptSourceView',
     'ScriptView',
 )
 
 
 @register_model_view(Script, 'list', path='', detail=False)
 class ScriptListView(generic.ObjectListView):
-    queryset = Script.objects.filter(is_active=True).select_related('module')
+    queryset = Script.objects.filter(is_active=True).select_related('module').annotate(
+        last_run_id=Subquery(ScriptRun.objects.filter(script=OuterRef('pk')).order_by('-pk').values('pk')[:1]),
+    )
     filterset = filtersets.ScriptFilterSet
     filterset_form = forms.ScriptFilterForm
     table = tables.ScriptTable
@@ -28,12 +40,131 @@ class ScriptListView(generic.ObjectListView):
         return super().get(request, *args, **kwargs)
 
 
+def _initial_values(request, script, script_class):
+    """Form pre-fill: a re-run's inputs (?rerun=<run>), then URL query parameters, as NetBox does."""
+    initial = {}
+    rerun_id = request.GET.get('rerun')
+    if rerun_id and rerun_id.isdigit():
+        run = ScriptRun.objects.restrict(request.user, 'view').filter(pk=rerun_id, script=script).first()
+        if run is not None:
+            initial.update(form_initial_from_inputs(script_class, run.inputs))
+    for name in script_class._get_vars():
+        if name in request.GET:
+            values = request.GET.getlist(name)
+            initial[name] = values if len(values) > 1 else values[0]
+    return initial
+
+
 @register_model_view(Script)
 class ScriptView(generic.ObjectView):
-    queryset = Script.objects.select_related('module')
-    template_name = 'generic/object.html'
+    """The script's page: its run form (when its module loads) and what it is."""
+    queryset = Script.objects.select_related('module__current_revision')
+    template_name = 'netbox_custom_scripts/script.html'
     actions = ()
-    layout = layout.SimpleLayout(
-        left_panels=[panels.ScriptPanel()],
-        right_panels=[JSONPanel('variables', title='Variables'), JSONPanel('meta', title='Options')],
-    )
+
+    def get_form_context(self, request, script, variables_form=None, options_form=None, load_error=None):
+        script_class = None
+        if load_error is None:
+            try:
+                script_class = get_script_class(script)
+            except RunRefused as exc:
+                load_error = str(exc)
+        groups = []
+        if script_class is not None:
+            if variables_form is None:
+                variables_form = build_form(script_class, initial=_initial_values(request, script, script_class),
+                                            user=request.user)
+            if options_form is None:
+                options_form = forms.RunOptionsForm(script_class=script_class)
+            for title, names in script_class.get_fieldsets():
+                fields = []
+                for name in names:
+                    form = options_form if name.startswith('_') else variables_form
+                    if name in form.fields:
+                        fields.append(form[name])
+                if fields:
+                    groups.append((title, fields))
+        return {
+            'script_class': script_class,
+            'load_error': load_error,
+            'groups': groups,
+            'variables_form': variables_form,
+            'options_form': options_form,
+            'can_run': request.user.has_perm('netbox_custom_scripts.run_script', script),
+            'recent_runs': ScriptRun.objects.restrict(request.user, 'view').filter(script=script)[:10],
+        }
+
+    def get_extra_context(self, request, instance):
+        # After a rejected POST, the bound forms (with their errors) are shown again.
+        return getattr(self, 'bound_context', None) or self.get_form_context(request, instance)
+
+    def post(self, request, **kwargs):
+        script = get_object_or_404(self.queryset.restrict(request.user, 'view'), **kwargs)
+        if not request.user.has_perm('netbox_custom_scripts.run_script', script):
+            raise PermissionDenied(_('You may not run this script.'))
+        try:
+            script_class = get_script_class(script)
+        except RunRefused as exc:
+            messages.error(request, str(exc))
+            return redirect(script.get_absolute_url())
+        options_form = forms.RunOptionsForm(request.POST, script_class=script_class)
+        variable_names = set(script_class._get_vars())
+        data = QueryDict(mutable=True)
+        for key in request.POST:
+            if key in variable_names:
+                data.setlist(key, request.POST.getlist(key))
+        error = None
+        if options_form.is_valid():
+            options = options_form.cleaned_data
+            try:
+                run = submit_run(
+                    script, user=request.user, data=data, files=request.FILES, source=RunSourceChoices.UI,
+                    http_request=request, commit=options.get('_commit', False),
+                    schedule_at=options.get('_schedule_at'), interval=options.get('_interval'),
+                    cron=options.get('_cron') or None, notifications=options.get('_notifications') or None,
+                )
+            except InputError as exc:
+                error = exc
+            except RunRefused as exc:
+                messages.error(request, str(exc))
+            else:
+                if run.schedule_id and run.status == 'scheduled':
+                    messages.success(request, _('Scheduled: {schedule}.').format(schedule=run.schedule))
+                return redirect(run.get_absolute_url())
+        variables_form = build_form(script_class, data=data, files=request.FILES, user=request.user)
+        variables_form.is_valid()
+        if error is not None:
+            for name, problems in error.message_dict.items():
+                if name in ('schedule_at', 'interval', 'cron'):
+                    if f'_{name}' in options_form.fields:
+                        options_form.add_error(f'_{name}', problems)
+                    else:
+                        messages.error(request, ' '.join(problems))
+                elif name in variables_form.fields and not variables_form.has_error(name):
+                    variables_form.add_error(name, problems)
+                elif name not in variables_form.fields:
+                    for problem in problems:
+                        messages.error(request, problem)
+        self.bound_context = self.get_form_context(request, script, variables_form, options_form)
+        return super().get(request, **kwargs)
+
+
+@register_model_view(Script, 'source', path='source')
+class ScriptSourceView(generic.ObjectView):
+    queryset = Script.objects.select_related('module__current_revision')
+    template_name = 'netbox_custom_scripts/script/source.html'
+    tab = ViewTab(label=_('Source'), weight=500)
+
+
+@register_model_view(Script, 'runs', path='runs')
+class ScriptRunsView(generic.ObjectChildrenView):
+    queryset = Script.objects.all()
+    child_model = ScriptRun
+    table = tables.ScriptRunTable
+    filterset = filtersets.ScriptRunFilterSet
+    template_name = 'generic/object_children.html'
+    actions = ()
+    tab = ViewTab(label=_('Runs'), badge=lambda script: script.runs.count(), weight=510)
+
+    def get_children(self, request, parent):
+        return ScriptRun.objects.restrict(request.user, 'view').filter(script=parent).select_related('user')

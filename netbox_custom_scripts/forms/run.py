@@ -1,0 +1,51 @@
+from core.choices import JobIntervalChoices
+from django import forms
+from django.utils.translation import gettext_lazy as _
+from utilities.forms.widgets import DateTimePicker, NumberWithOptions
+
+from ..choices import NotificationChoices
+
+__all__ = (
+    'RunOptionsForm',
+)
+
+
+class RunOptionsForm(forms.Form):
+    """The "Script Execution Parameters" of the run form: commit, scheduling and notifications."""
+    _commit = forms.BooleanField(
+        required=False,
+        label=_('Commit changes'),
+        help_text=_('Unchecked: a dry run, whose changes are shown and then rolled back'),
+    )
+    _schedule_at = forms.DateTimeField(
+        required=False,
+        widget=DateTimePicker(),
+        label=_('Schedule at'),
+        help_text=_('Run at this time instead of now'),
+    )
+    _interval = forms.IntegerField(
+        required=False,
+        min_value=1,
+        label=_('Repeat every'),
+        widget=NumberWithOptions(options=JobIntervalChoices),
+        help_text=_('Minutes between runs (creates a schedule)'),
+    )
+    _cron = forms.CharField(
+        required=False,
+        label=_('Or on cron'),
+        help_text=_('A cron expression (minute hour day month weekday), in UTC (creates a schedule)'),
+    )
+    _notifications = forms.ChoiceField(
+        required=False,
+        choices=NotificationChoices,
+        label=_('Notifications'),
+        help_text=_('When to notify you that the run finished'),
+    )
+
+    def __init__(self, *args, script_class, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields['_commit'].initial = script_class.commit_default
+        self.fields['_notifications'].initial = script_class.notifications_default
+        if not script_class.scheduling_enabled:
+            for name in ('_schedule_at', '_interval', '_cron'):
+                del self.fields[name]
