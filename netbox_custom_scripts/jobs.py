@@ -44,7 +44,7 @@ class RunScriptJob(JobRunner):
         if run is None:
             self.job.data = {'run': run_id, 'status': 'not started'}
             return
-        self.job.data = {'run': run.pk, 'status': run.status, 'url': run.get_absolute_url()}
+        self.job.data = {'run': run.pk, 'status': run.status}
         if run.status in (RunStatusChoices.ERRORED, RunStatusChoices.TIMED_OUT):
             if run.traceback:
                 self.logger.error(run.traceback)

@@ -36,7 +36,7 @@ def test_committed_run_creates_objects_and_records_everything(admin):
     assert run.status == RunStatusChoices.COMPLETED, run.error
     assert Site.objects.filter(name__startswith='ams-').count() == 3
     assert [e.message for e in run.log_entries.all()][:3] == ['Created ams-0', 'Created ams-1', 'Created ams-2']
-    assert run.log_entries.first().object_url == Site.objects.get(name='ams-0').get_absolute_url()
+    assert run.log_entries.first().url == Site.objects.get(name='ams-0').get_absolute_url()
     assert run.output_format == 'json' and '"created": 3' in run.output
     assert run.changes.count() == 3 and run.change_count == 3
     assert set(run.changes.values_list('action', flat=True)) == {'create'}

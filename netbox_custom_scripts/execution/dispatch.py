@@ -79,11 +79,13 @@ def _job_timeout(script_class):
 
 
 def submit_run(script, *, user, data=None, files=None, commit=None, source, http_request=None, schedule_at=None,
-               interval=None, cron=None, notifications=None, rerun_of=None, immediate=False, schedule=None):
+               interval=None, cron=None, notifications=None, rerun_of=None, immediate=False, schedule=None,
+               on_created=None):
     """
     Start a run of `script` as `user`. Returns the new ScriptRun (pending, scheduled, or - with `immediate` - already
     finished). Raises PermissionDenied, InputError (per-variable messages) or RunRefused; nothing is written then.
-    With `interval` or `cron`, a Schedule is created and its first run returned.
+    With `interval` or `cron`, a Schedule is created and its first run returned. `on_created(run)` is called once
+    the run record is committed, before an immediate run executes (the CLI follows its log from there).
     """
     check_run_permission(script, user)
     if not script.is_active:
@@ -136,6 +138,8 @@ def submit_run(script, *, user, data=None, files=None, commit=None, source, http
         run.save()
         if not immediate:
             _enqueue(run, script, user, inputs.secrets, files, http_request, script_class, schedule_at, False)
+    if on_created is not None:
+        on_created(run)
     if immediate:
         # Runs in this process, after the run record is committed (its log is written from another connection).
         _enqueue(run, script, user, inputs.secrets, files, http_request, script_class, None, True)

@@ -3,10 +3,11 @@ import uuid
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext_lazy as _
 from netbox.models import ChangeLoggedModel
 from utilities.querysets import RestrictedQuerySet
+from utilities.views import get_viewname
 
 from ..choices import (
     ChangeActionChoices,
@@ -270,6 +271,19 @@ class RunLogEntry(models.Model):
 
     def get_level_color(self):
         return LogLevelChoices.colors.get(self.level)
+
+    @property
+    def url(self):
+        """The related object's page: resolved when shown, not when logged (logging must stay cheap)."""
+        if self.object_url or self.object_type_id is None or self.object_id is None:
+            return self.object_url
+        model = self.object_type.model_class()
+        if model is None:
+            return ''
+        try:
+            return reverse(get_viewname(model), args=[self.object_id])
+        except NoReverseMatch:
+            return ''
 
 
 class RunChange(models.Model):

@@ -371,7 +371,9 @@ class BaseScript:
         message = str(message)
         if obj is not None:
             meta = getattr(obj, '_meta', None)
-            get_url = getattr(obj, 'get_absolute_url', None)
+            # A model instance is linked by type and ID (the page resolves its URL later: a script run from the CLI
+            # must not load NetBox's URL configuration); anything else may carry its own URL.
+            get_url = None if meta is not None else getattr(obj, 'get_absolute_url', None)
             try:
                 url = get_url() if get_url else ''
             except Exception:  # an object without a detail view still gets its line

@@ -62,6 +62,7 @@ class ScriptRunSerializer(BaseModelSerializer):
 class RunLogEntrySerializer(serializers.ModelSerializer):
     level = ChoiceField(choices=LogLevelChoices, read_only=True)
     object_type = ContentTypeField(read_only=True)
+    object_url = serializers.CharField(source='url', read_only=True)
 
     class Meta:
         model = RunLogEntry

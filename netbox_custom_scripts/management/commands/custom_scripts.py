@@ -1,0 +1,337 @@
+"""
+netbox custom_scripts: list, run and inspect custom scripts from the command line.
+
+    netbox custom_scripts list
+    netbox custom_scripts run branches.NewBranch --user alice --data '{"site_name": "ams1"}' [--commit]
+    netbox custom_scripts show 42 [--follow]
+    netbox custom_scripts sync
+
+Runs go through the same path as the web UI and the API (permissions, input validation, the run record). The
+command starts fast: it skips Django's system checks and never loads NetBox's URL configuration or GraphQL schema.
+"""
+import datetime
+import json
+import sys
+import threading
+import time
+
+from django.core.exceptions import PermissionDenied
+from django.core.management.base import BaseCommand, CommandError
+from django.utils.dateparse import parse_datetime
+
+from ...choices import RunSourceChoices, RunStatusChoices
+from ...execution.dispatch import submit_run
+from ...execution.errors import RunRefused
+from ...execution.inputs import InputError
+from ...execution.modules import sync_directory
+from ...models import RunLogEntry, Script, ScriptRun
+from ...scripting.log import LOG_LEVELS
+
+# Exit status by final run status: 0 only for a run that completed cleanly.
+EXIT_CODES = {
+    RunStatusChoices.COMPLETED: 0,
+    RunStatusChoices.FAILED: 1,
+    RunStatusChoices.ABORTED: 2,
+    RunStatusChoices.ERRORED: 3,
+    RunStatusChoices.TIMED_OUT: 4,
+    RunStatusChoices.CANCELLED: 5,
+}
+EXIT_REFUSED = 10  # bad arguments, unknown user or script, invalid inputs, no permission
+
+# NetBox's runscript takes Python logging levels; map them onto script log levels.
+LOGLEVELS = {'debug': 'debug', 'info': 'info', 'warning': 'warning', 'error': 'failure', 'critical': 'failure'}
+
+
+class Command(BaseCommand):
+    help = 'List, run and inspect custom scripts (netbox-custom-scripts).'
+    requires_system_checks = []
+
+    def add_arguments(self, parser):
+        commands = parser.add_subparsers(dest='command', required=True, metavar='{list,run,show,sync}')
+
+        listing = commands.add_parser('list', help='List the scripts')
+        listing.add_argument('--json', action='store_true', help='Print JSON')
+
+        run = commands.add_parser('run', help='Run a script')
+        run.add_argument('script', help='module.Class (or the script ID)')
+        run.add_argument('--user', required=True, help='Run as this user (with their permissions)')
+        run.add_argument('--data', default='{}', help='Inputs as a JSON object, or @file with the JSON')
+        run.add_argument('--commit', action='store_true', help='Commit the changes (default: a dry run)')
+        run.add_argument('--loglevel', choices=list(LOGLEVELS), default='info',
+                         help='Lowest log level to print (default: info)')
+        run.add_argument('--schedule-at', help='Queue the run for this time (ISO 8601), for a worker to run')
+        run.add_argument('--background', action='store_true',
+                         help='Queue the run for an RQ worker instead of running it in this process')
+        run.add_argument('--wait', action='store_true', help='With --background: follow the log until it ends')
+        run.add_argument('--json', action='store_true', help='Print the finished run as JSON instead of the log')
+
+        show = commands.add_parser('show', help='Show a run and its log')
+        show.add_argument('run_id', type=int)
+        show.add_argument('--follow', action='store_true', help='Keep printing new log lines until the run ends')
+        show.add_argument('--loglevel', choices=list(LOGLEVELS), default='debug')
+        show.add_argument('--json', action='store_true', help='Print JSON')
+
+        commands.add_parser('sync', help='Re-read the scripts directory (setting scripts_dir)')
+
+    def handle(self, *args, **options):
+        command = options['command']
+        try:
+            return getattr(self, f'handle_{command}')(**options)
+        except CommandError:
+            raise
+        except (InputError, RunRefused, PermissionDenied) as exc:
+            raise CommandError(self._describe_error(exc), returncode=EXIT_REFUSED)
+
+    @staticmethod
+    def _describe_error(exc):
+        if isinstance(exc, InputError):
+            return 'Invalid inputs: ' + '; '.join(
+                f'{name if name != "__all__" else "script"}: {" ".join(messages)}'
+                for name, messages in exc.message_dict.items()
+            )
+        return str(exc) or type(exc).__name__
+
+    # list
+
+    def handle_list(self, **options):
+        sync_directory()
+        scripts = Script.objects.filter(is_active=True).select_related('module').order_by('module__name', 'weight')
+        rows = [
+            {'id': s.pk, 'full_name': s.full_name, 'name': s.name, 'module': s.module.name,
+             'runnable': s.module.is_runnable, 'description': s.description}
+            for s in scripts
+        ]
+        if options.get('json'):
+            self.stdout.write(json.dumps(rows, indent=2))
+            return
+        width = max((len(row['full_name']) for row in rows), default=10)
+        for row in rows:
+            state = '' if row['runnable'] else '  [module error]'
+            self.stdout.write(f'{row["full_name"]:<{width}}  {row["name"]}{state}')
+
+    # run
+
+    def _get_user(self, username):
+        from users.models import User
+
+        user = User.objects.filter(username=username).first()
+        if user is None:
+            raise CommandError(f'No user named {username!r}; give an existing user with --user.',
+                               returncode=EXIT_REFUSED)
+        if not user.is_active:
+            raise CommandError(f'User {username!r} is inactive.', returncode=EXIT_REFUSED)
+        return user
+
+    def _get_script(self, reference):
+        sync_directory()
+        queryset = Script.objects.select_related('module__current_revision')
+        if reference.isdigit():
+            script = queryset.filter(pk=int(reference)).first()
+        else:
+            module, _, class_name = reference.rpartition('.')
+            script = queryset.filter(module__name=module, class_name=class_name).first()
+        if script is None:
+            raise CommandError(f'No script {reference!r}; `netbox custom_scripts list` shows them.',
+                               returncode=EXIT_REFUSED)
+        return script
+
+    @staticmethod
+    def _read_data(value):
+        text = value
+        if value.startswith('@'):
+            try:
+                with open(value[1:], encoding='utf-8') as f:
+                    text = f.read()
+            except OSError as exc:
+                raise CommandError(f'Cannot read {value[1:]}: {exc.strerror}.', returncode=EXIT_REFUSED)
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
+            raise CommandError(f'--data is not valid JSON: {exc}.', returncode=EXIT_REFUSED)
+        if not isinstance(data, dict):
+            raise CommandError('--data must be a JSON object of input values by variable name.',
+                               returncode=EXIT_REFUSED)
+        return data
+
+    def handle_run(self, script, user, data, commit, loglevel, schedule_at, background, wait, **options):
+        user = self._get_user(user)
+        script = self._get_script(script)
+        data = self._read_data(data)
+        when = None
+        if schedule_at:
+            when = parse_datetime(schedule_at)
+            if when is None:
+                raise CommandError(f'--schedule-at {schedule_at!r} is not an ISO 8601 date and time.',
+                                   returncode=EXIT_REFUSED)
+            if when.tzinfo is None:
+                when = when.replace(tzinfo=datetime.UTC)
+        queued = background or when is not None
+        as_json = options.get('json')
+
+        if queued:
+            run = submit_run(script, user=user, data=data, commit=commit, source=RunSourceChoices.CLI,
+                             schedule_at=when)
+            if not wait:
+                self.stderr.write(f'Queued run #{run.pk} ({run.get_status_display().lower()}).')
+                if as_json:
+                    self.stdout.write(json.dumps(self._summary(run), indent=2, default=str))
+                return
+            run = self._follow(run.pk, loglevel, quiet=as_json)
+        else:
+            printer = _LogPrinter(self, loglevel, quiet=as_json)
+            try:
+                run = submit_run(script, user=user, data=data, commit=commit, source=RunSourceChoices.CLI,
+                                 immediate=True, on_created=printer.start)
+            finally:
+                printer.stop()
+            printer.drain(run.pk)
+        return self._finish(run, as_json)
+
+    def _finish(self, run, as_json):
+        run.refresh_from_db()
+        if as_json:
+            self.stdout.write(json.dumps(self._summary(run), indent=2, default=str))
+        else:
+            if run.output:
+                self.stdout.write(run.output)
+            line = f'Run #{run.pk}: {run.get_status_display()}'
+            if run.error and run.status != RunStatusChoices.COMPLETED:
+                line += f': {run.error}'
+            if not run.commit:
+                line += ' (dry run: changes rolled back)'
+            self.stderr.write(line)
+        code = EXIT_CODES.get(run.status, 1)
+        if code:
+            sys.exit(code)
+
+    @staticmethod
+    def _summary(run):
+        return {
+            'id': run.pk, 'script': run.script_name, 'status': run.status, 'commit': run.commit,
+            'created': run.created, 'started': run.started, 'completed': run.completed, 'inputs': run.inputs,
+            'output': run.output, 'error': run.error, 'log_counts': run.log_counts, 'change_count': run.change_count,
+        }
+
+    # show
+
+    def handle_show(self, run_id, follow, loglevel, **options):
+        run = ScriptRun.objects.filter(pk=run_id).first()
+        if run is None:
+            raise CommandError(f'No run #{run_id}.', returncode=EXIT_REFUSED)
+        if options.get('json'):
+            summary = self._summary(run)
+            summary['log'] = [
+                {'id': e.id, 'time': e.time, 'level': e.level, 'message': e.message, 'object': e.object_repr}
+                for e in run.log_entries.order_by('id')
+            ]
+            self.stdout.write(json.dumps(summary, indent=2, default=str))
+            return
+        self.stderr.write(f'Run #{run.pk} of {run.script_name} by {run.user or "?"} ({run.get_source_display()}), '
+                          f'{"commit" if run.commit else "dry run"}: {run.get_status_display()}')
+        if follow and run.is_active:
+            run = self._follow(run.pk, loglevel)
+            return self._finish(run, False)
+        printer = _LogPrinter(self, loglevel)
+        printer.drain(run.pk)
+        if run.output:
+            self.stdout.write(run.output)
+
+    def _follow(self, run_id, loglevel, quiet=False):
+        printer = _LogPrinter(self, loglevel, quiet=quiet)
+        while True:
+            printer.drain(run_id)
+            run = ScriptRun.objects.get(pk=run_id)
+            if not run.is_active:
+                printer.drain(run_id)
+                return run
+            printer.show_progress(run)
+            time.sleep(0.3)
+
+    # sync
+
+    def handle_sync(self, **options):
+        result = sync_directory(force=True)
+        if result is None:
+            raise CommandError('No scripts directory is configured (setting scripts_dir).', returncode=EXIT_REFUSED)
+        for kind in ('created', 'updated', 'missing'):
+            for name in getattr(result, kind):
+                self.stdout.write(f'{kind}: {name}')
+        for name, error in result.errors.items():
+            self.stderr.write(f'error: {name}: {error}')
+        if not result.changed and not result.errors:
+            self.stdout.write('No changes.')
+
+
+class _LogPrinter:
+    """Prints a run's log lines as they are written (by this process's recorder thread, or by a worker)."""
+
+    def __init__(self, command, loglevel, quiet=False):
+        self.command = command
+        self.levels = LOG_LEVELS[LOG_LEVELS.index(LOGLEVELS[loglevel]):]
+        self.quiet = quiet
+        self.last_id = 0
+        self.run_id = None
+        self._stop = threading.Event()
+        self._thread = None
+        self._progress_shown = False
+        self.tty = command.stderr.isatty()
+
+    def drain(self, run_id):
+        while True:
+            entries = list(
+                RunLogEntry.objects.filter(run_id=run_id, id__gt=self.last_id).order_by('id')
+                .values_list('id', 'level', 'message', 'object_repr')[:1000]
+            )
+            if not entries:
+                return
+            for entry_id, level, message, object_repr in entries:
+                self.last_id = entry_id
+                if level in self.levels and not self.quiet:
+                    self._clear_progress()
+                    prefix = f'{object_repr}: ' if object_repr else ''
+                    self.command.stdout.write(f'[{level}] {prefix}{message}')
+
+    def show_progress(self, run):
+        if self.quiet or not self.tty or not run.progress_total:
+            return
+        width = 30
+        filled = int(width * run.progress_percent / 100)
+        bar = '#' * filled + '-' * (width - filled)
+        message = f' {run.progress_message}' if run.progress_message else ''
+        self.command.stderr.ending = ''
+        self.command.stderr.write(f'\r[{bar}] {run.progress_percent:3d}%{message[:60]}')
+        self.command.stderr.ending = '\n'
+        self._progress_shown = True
+
+    def _clear_progress(self):
+        if self._progress_shown:
+            self.command.stderr.ending = ''
+            self.command.stderr.write('\r' + ' ' * 100 + '\r')
+            self.command.stderr.ending = '\n'
+            self._progress_shown = False
+
+    def start(self, run):
+        """Follow `run`, which this process is about to execute, from a thread of its own."""
+        from django.db import connection
+
+        self.run_id = run.pk
+
+        def loop():
+            try:
+                while not self._stop.is_set():
+                    self.drain(self.run_id)
+                    current = ScriptRun.objects.filter(pk=self.run_id).first()
+                    if current is not None:
+                        self.show_progress(current)
+                    self._stop.wait(0.2)
+            finally:
+                connection.close()
+
+        self._thread = threading.Thread(target=loop, daemon=True)
+        self._thread.start()
+
+    def stop(self):
+        self._stop.set()
+        if self._thread:
+            self._thread.join(timeout=10)
+        self._clear_progress()
