@@ -37,9 +37,16 @@ def drain_queues(connection):
     from rq import Queue, Worker
     from rq.suspension import suspend
 
+    def alive(worker):
+        try:
+            os.kill(worker.pid, 0)
+            return True
+        except (OSError, TypeError):
+            return False  # a worker a test killed stays registered in Redis for a while
+
     suspend(connection)
     deadline = time.monotonic() + 60
-    while any(worker.get_state() == 'busy' for worker in Worker.all(connection=connection)):
+    while any(worker.get_state() == 'busy' and alive(worker) for worker in Worker.all(connection=connection)):
         if time.monotonic() > deadline:
             break
         time.sleep(0.1)
@@ -79,8 +86,9 @@ def rq_worker_process(django_db_setup, django_db_blocker, redis_connection):
     os.makedirs(os.path.dirname(log_path), exist_ok=True)
     log = open(log_path, 'wb')
     netbox = os.path.join(os.path.dirname(sys.executable), 'netbox')
+    # The `low` queue is left to workers that tests start (and kill) themselves: see start_worker().
     process = subprocess.Popen(
-        [netbox, 'rqworker', '--skip-checks', 'high', 'default', 'low'],
+        [netbox, 'rqworker', '--skip-checks', 'high', 'default'],
         env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )
     from rq import Worker
@@ -97,6 +105,37 @@ def rq_worker_process(django_db_setup, django_db_blocker, redis_connection):
         process.wait(timeout=15)
     except subprocess.TimeoutExpired:
         process.kill()
+
+
+def start_worker(*queues, log_name='test-rqworker-extra.log'):
+    """Another real worker process (in its own process group, so a test can kill it and its work-horse)."""
+    env = dict(os.environ)
+    env['NB_DB_NAME'] = settings.DATABASES['default']['NAME']
+    log = open(os.path.join(REPO, '.netbox', log_name), 'ab')
+    netbox = os.path.join(os.path.dirname(sys.executable), 'netbox')
+    return subprocess.Popen(
+        [netbox, 'rqworker', '--skip-checks', *queues],
+        env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+
+
+def descendants(pid):
+    """PIDs of every process below `pid` (RQ puts its work-horse in a process group of its own)."""
+    children = {}
+    for entry in os.listdir('/proc'):
+        if entry.isdigit():
+            try:
+                with open(f'/proc/{entry}/stat') as f:
+                    ppid = int(f.read().rsplit(')', 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
 
 
 def wait_for(predicate, timeout=30, interval=0.1, message='condition'):

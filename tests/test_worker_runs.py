@@ -1,0 +1,136 @@
+"""
+Runs executed by real `netbox rqworker` processes (real Redis, the test database): every outcome is truthful and
+all-or-nothing; the log is visible from other connections while the run is still going and survives rollbacks
+and crashes; a running run can be cancelled; timeouts and queues are honoured; a worker killed mid-run leaves no
+run stuck in "running"; and a dry run's diff lists exactly what the committed run then creates.
+"""
+import os
+import signal
+import time
+
+import pytest
+from dcim.models import Site
+from django.db import connections
+from netbox.registry import registry
+
+from netbox_custom_scripts.choices import RunSourceChoices, RunStatusChoices
+from netbox_custom_scripts.execution.dispatch import cancel_run, rerun, submit_run
+from netbox_custom_scripts.execution.modules import sync_directory
+from netbox_custom_scripts.execution.watchdog import HEARTBEAT_TIMEOUT
+from netbox_custom_scripts.jobs import RunWatchdogJob
+from netbox_custom_scripts.models import RunLogEntry, Script, ScriptRun
+
+from .conftest import descendants, start_worker
+from .utils import make_user
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def admin():
+    sync_directory()
+    return make_user('admin', is_superuser=True)
+
+
+def submit(name, user, data=None, commit=True):
+    module, class_name = name.rsplit('.', 1)
+    script = Script.objects.get(module__name=module, class_name=class_name)
+    return submit_run(script, user=user, data=data or {}, commit=commit, source=RunSourceChoices.API)
+
+
+def finished(wait, run, timeout=60):
+    return wait(lambda: ScriptRun.objects.filter(pk=run.pk, status__in=RunStatusChoices.TERMINAL).first(),
+                timeout=timeout, message=f'run {run.pk} to end')
+
+
+@pytest.mark.parametrize('name, data, status, sites', [
+    ('behaviours.CreateSites', {'prefix': 'ok', 'count': 2}, RunStatusChoices.COMPLETED, 2),
+    ('behaviours.LogFailure', {}, RunStatusChoices.FAILED, 0),
+    ('behaviours.Abort', {}, RunStatusChoices.ABORTED, 0),
+    ('behaviours.CreateSites', {'prefix': 'err', 'count': 3, 'fail_after': 2}, RunStatusChoices.ERRORED, 0),
+])
+def test_outcomes_through_a_worker(rq_worker, wait, admin, name, data, status, sites):
+    run = finished(wait, submit(name, admin, data))
+    assert run.status == status, (run.error, run.traceback)
+    assert Site.objects.count() == sites
+    assert run.job.status == {
+        RunStatusChoices.COMPLETED: 'completed', RunStatusChoices.FAILED: 'failed',
+        RunStatusChoices.ABORTED: 'failed', RunStatusChoices.ERRORED: 'errored',
+    }[status]
+
+
+def test_log_is_live_and_a_running_run_can_be_cancelled(rq_worker, wait, admin):
+    run = submit('behaviours.SlowLogger', admin, {'seconds': 30, 'site_name': 'cancelled'})
+    wait(lambda: RunLogEntry.objects.filter(run=run).count() >= 5, message='log lines while running')
+    seen = RunLogEntry.objects.filter(run=run).count()
+    time.sleep(1)
+    run.refresh_from_db()
+    assert run.status == RunStatusChoices.RUNNING
+    assert RunLogEntry.objects.filter(run=run).count() > seen  # still growing, read from another connection
+    assert run.progress_done and run.progress_total == 300
+
+    cancelled_at = time.monotonic()
+    cancel_run(run, admin)
+    run = finished(wait, run, timeout=15)
+    assert run.status == RunStatusChoices.CANCELLED
+    assert time.monotonic() - cancelled_at < 10
+    assert not Site.objects.filter(name='cancelled').exists()
+    assert RunLogEntry.objects.filter(run=run, message='Cancelled while running; all changes were rolled back.')
+
+
+def test_timeout_rolls_back(rq_worker, wait, admin):
+    run = finished(wait, submit('behaviours.Sleepy', admin, {'seconds': 30}))
+    assert run.status == RunStatusChoices.TIMED_OUT
+    assert run.job_timeout == 3
+    assert not Site.objects.filter(name='sleepy').exists()
+    assert run.log_entries.filter(message__startswith='tick').exists()  # the log up to the timeout is kept
+
+
+def test_meta_queue_sends_the_job_to_its_queue(rq_worker, wait, admin):
+    run = submit('behaviours.Urgent', admin)
+    assert run.queue == 'high' and run.job.queue_name == 'high'
+    assert finished(wait, run).status == RunStatusChoices.COMPLETED
+
+
+def test_dry_run_diff_lists_exactly_what_the_commit_creates(rq_worker, wait, admin):
+    dry = finished(wait, submit('behaviours.CreateSites', admin, {'prefix': 'diff', 'count': 3}, commit=False))
+    assert not Site.objects.filter(name__startswith='diff').exists()
+    applied = finished(wait, rerun(dry, user=admin, source=RunSourceChoices.API, commit=True))
+    would = sorted((c.action, c.object_repr) for c in dry.changes.all())
+    did = sorted((c.action, c.object_repr) for c in applied.changes.all())
+    assert would == did == [('create', f'diff-{i}') for i in range(3)]
+    assert sorted(Site.objects.values_list('name', flat=True)) == [f'diff-{i}' for i in range(3)]
+    assert applied.changes.get(object_repr='diff-0').object_id == Site.objects.get(name='diff-0').pk
+
+
+def test_watchdog_runs_every_minute():
+    assert registry['system_jobs'][RunWatchdogJob]['interval'] == 1
+
+
+def test_killed_worker_run_is_marked_errored_within_a_minute(rq_worker, wait, admin):
+    worker = start_worker('low')
+    try:
+        run = submit('behaviours.LowQueueSleeper', admin, {'seconds': 120, 'site_name': 'killed'})
+        wait(lambda: RunLogEntry.objects.filter(run=run).count() >= 10, timeout=60, message='the run to log')
+        for pid in [worker.pid, *descendants(worker.pid)]:  # the worker, its work-horse and scheduler, mid-run
+            os.kill(pid, signal.SIGKILL)
+        killed_at = time.monotonic()
+        worker.wait(timeout=10)
+        lines_before = RunLogEntry.objects.filter(run=run).count()
+
+        # The watchdog system job (run here by the other worker) notices the silence.
+        time.sleep(HEARTBEAT_TIMEOUT.total_seconds() + 1)
+        RunWatchdogJob.enqueue()
+        run = finished(wait, run, timeout=30)
+        assert time.monotonic() - killed_at < 60
+        assert run.status == RunStatusChoices.ERRORED
+        assert 'stopped' in run.error
+        assert RunLogEntry.objects.filter(run=run).count() >= lines_before  # the log up to the crash is kept
+        assert not Site.objects.filter(name='killed').exists()  # the open transaction died with the process
+    finally:
+        for pid in [worker.pid, *descendants(worker.pid)]:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    connections.close_all()
