@@ -78,6 +78,8 @@ def __getattr__(name):
     # this module is imported while Django's settings load, before form fields can be.
     if name.startswith('_') or name == 'scripting':
         raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
+    if name == 'run_script':  # for nbshell: `from netbox_custom_scripts import run_script`
+        return importlib.import_module(f'{__name__}.execution.local').run_script
     scripting = importlib.import_module(f'{__name__}.scripting')
     if name in scripting.__all__:
         return getattr(scripting, name)
