@@ -555,8 +555,21 @@ def worker_queues():
     return ['high', 'default', 'low']
 
 
+def ensure_browser():
+    """The browser tests drive Debian's Chromium (no browser download): install it when we may."""
+    if shutil.which('chromium') or os.path.exists('/usr/bin/chromium'):
+        return
+    if IS_ROOT and shutil.which('apt-get'):
+        say('Installing chromium with apt-get (for the browser tests)')
+        run(['apt-get', 'update', '-q'])
+        run(['apt-get', 'install', '-y', '-q', 'chromium'])
+    else:
+        say('chromium is not installed: the browser tests will be skipped (sudo apt-get install chromium)')
+
+
 def cmd_test(args):
     template = bootstrap()
+    ensure_browser()
     overrides = {
         'NB_TEST_TEMPLATE': template,
         'NB_TEST_DB_NAME': env.get('NB_TEST_DB_NAME', 'test_nbcs'),

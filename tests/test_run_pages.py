@@ -106,6 +106,7 @@ def test_run_page_log_changes_and_dry_run_apply(scripts, admin):
     assert 'Dry run' in page and 'id="apply-run"' in page and 'id="cancel-run"' not in page
     log = client.get(reverse('plugins:netbox_custom_scripts:scriptrun_log', args=[run.pk])).content.decode()
     assert 'Created ui-0' in log and 'Dry run: all changes were rolled back.' in log
+    assert '/dcim/sites/' not in log  # the dry run's sites never existed: no dead links
     filtered = client.get(reverse('plugins:netbox_custom_scripts:scriptrun_log', args=[run.pk]),
                           {'level': 'success', 'q': 'ui-1'}).content.decode()
     assert 'Created ui-1' in filtered and 'Created ui-0' not in filtered
@@ -119,6 +120,13 @@ def test_run_page_log_changes_and_dry_run_apply(scripts, admin):
     assert response.url == applied.get_absolute_url()
     assert applied.commit and applied.rerun_of == run and applied.source == RunSourceChoices.UI
     assert applied.status == RunStatusChoices.PENDING  # queued for a worker
+
+
+def test_log_links_objects_that_exist(scripts, admin):
+    run = submit_run(scripts['behaviours.CreateSites'], user=admin, data={'prefix': 'real', 'count': 1},
+                     commit=True, source=RunSourceChoices.UI, immediate=True)
+    log = client_for(admin).get(reverse('plugins:netbox_custom_scripts:scriptrun_log', args=[run.pk])).content.decode()
+    assert f'href="{Site.objects.get(name="real-0").get_absolute_url()}"' in log
 
 
 def test_run_pages_respect_permissions(scripts, admin):

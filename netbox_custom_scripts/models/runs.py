@@ -273,6 +273,10 @@ class RunLogEntry(models.Model):
         return LogLevelChoices.colors.get(self.level)
 
     @property
+    def link_key(self):
+        return (self.object_type_id, self.object_id)
+
+    @property
     def url(self):
         """The related object's page: resolved when shown, not when logged (logging must stay cheap)."""
         if self.object_url or self.object_type_id is None or self.object_id is None:

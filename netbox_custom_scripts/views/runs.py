@@ -1,4 +1,7 @@
+from collections import defaultdict
+
 from django.contrib import messages
+from django.contrib.contenttypes.models import ContentType
 from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import Http404, HttpResponse
@@ -70,6 +73,20 @@ class ScriptRunView(generic.ObjectView):
         }
 
 
+def existing_objects(entries):
+    """(object_type_id, object_id) of the entries' objects that still exist: a dry run's new objects never did."""
+    wanted = defaultdict(set)
+    for entry in entries:
+        if entry.object_type_id and entry.object_id:
+            wanted[entry.object_type_id].add(entry.object_id)
+    found = set()
+    for type_id, ids in wanted.items():
+        model = ContentType.objects.get_for_id(type_id).model_class()
+        if model is not None:
+            found.update((type_id, pk) for pk in model.objects.filter(pk__in=ids).values_list('pk', flat=True))
+    return found
+
+
 class RunLiveMixin:
     """HTMX partials of the run page, polled while the run is active."""
 
@@ -84,7 +101,11 @@ class ScriptRunStatusView(RunLiveMixin, View):
         if run.is_active:
             reap_stale_runs(ScriptRun.objects.filter(pk=run.pk))
             run.refresh_from_db()
-        return render(request, 'netbox_custom_scripts/htmx/run_status.html', {'object': run})
+        response = render(request, 'netbox_custom_scripts/htmx/run_status.html', {'object': run})
+        if request.GET.get('live') and not run.is_active:
+            # The run ended while the page was open: reload it, for the full log and the buttons of a finished run.
+            response['HX-Refresh'] = 'true'
+        return response
 
 
 @register_model_view(ScriptRun, 'log', path='log')
@@ -106,6 +127,7 @@ class ScriptRunLogView(RunLiveMixin, View):
         return render(request, 'netbox_custom_scripts/htmx/run_log.html', {
             'object': run, 'page': page, 'level': level, 'q': query, 'levels': LOG_LEVELS,
             'following': page_number == 'last' and run.is_active,
+            'linkable': existing_objects(page.object_list),
         })
 
 

@@ -1,0 +1,56 @@
+"""
+Browser tests: Debian's Chromium driven by Playwright, against a live NetBox (this test database) with a real RQ
+worker. Screenshots of each page go to tests/artifacts/screenshots/.
+"""
+import os
+import shutil
+
+import pytest
+
+ARTIFACTS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'artifacts', 'screenshots')
+CHROMIUM = os.environ.get('NBCS_CHROMIUM', '/usr/bin/chromium')
+
+# Playwright's sync API keeps an event loop in this thread; the ORM calls the tests make are still synchronous.
+os.environ.setdefault('DJANGO_ALLOW_ASYNC_UNSAFE', 'true')
+
+
+@pytest.fixture(scope='session')
+def browser():
+    if not shutil.which(CHROMIUM):
+        pytest.skip(f'Chromium not found at {CHROMIUM}: apt-get install chromium (make test installs it as root)')
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+                  '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={'width': 1400, 'height': 1000})
+    page = context.new_page()
+    page.set_default_timeout(20000)
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def screenshot(page):
+    os.makedirs(ARTIFACTS, exist_ok=True)
+
+    def take(name):
+        page.screenshot(path=os.path.join(ARTIFACTS, f'{name}.png'), full_page=True)
+    return take
+
+
+def login(page, live_server, username, password):
+    page.goto(f'{live_server.url}/login/')
+    page.fill('input[name="username"]', username)
+    page.fill('input[name="password"]', password)
+    page.click('button[type="submit"]')
+    page.wait_for_load_state('networkidle')
