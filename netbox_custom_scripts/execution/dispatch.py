@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_pg_utils import advisory_lock
 
-from ..choices import RunStatusChoices
+from ..choices import RunSourceChoices, RunStatusChoices
 from ..jobs import RunScriptJob, SyncModulesJob
 from ..models import Script, ScriptRun
 from .errors import RunRefused
@@ -80,14 +80,20 @@ def _job_timeout(script_class):
 
 def submit_run(script, *, user, data=None, files=None, commit=None, source, http_request=None, schedule_at=None,
                interval=None, cron=None, notifications=None, rerun_of=None, immediate=False, schedule=None,
-               on_created=None):
+               on_created=None, event=None):
     """
     Start a run of `script` as `user`. Returns the new ScriptRun (pending, scheduled, or - with `immediate` - already
     finished). Raises PermissionDenied, InputError (per-variable messages) or RunRefused; nothing is written then.
     With `interval` or `cron`, a Schedule is created and its first run returned. `on_created(run)` is called once
     the run record is committed, before an immediate run executes (the CLI follows its log from there).
     """
-    check_run_permission(script, user)
+    if source == RunSourceChoices.EVENT:
+        # Authorised by the event rule (configuring one needs NetBox's event-rule permissions); attributed to the
+        # user whose change triggered it.
+        if user is None:
+            raise RunRefused(_('The event has no user to run the script as.'))
+    else:
+        check_run_permission(script, user)
     if not script.is_active:
         raise RunRefused(_('Script {name} no longer exists in its module.').format(name=script.full_name))
     script_class = get_script_class(script)
@@ -133,6 +139,7 @@ def submit_run(script, *, user, data=None, files=None, commit=None, source, http
             scheduled_at=schedule_at,
             rerun_of=rerun_of,
             schedule=schedule,
+            event=event,
         )
         run.full_clean()
         run.save()

@@ -3,20 +3,22 @@ The one validation path for a script's inputs, whichever entry point they come f
 nbshell, schedules, event rules, re-runs).
 
 Everything the form enforces is enforced here on the server: each variable's own checks, ObjectVar
-`query_params` (including `$other_variable` references) and the user's permission to view the objects picked,
-then the script's own `clean(data)`. Values are returned cleaned (for `run()`) and serialised (for the run
-record, with secret values masked).
+`query_params` (including `$other_variable` references and lists of values) and the user's permission to view the
+objects picked, then the script's own `clean(data)`. Variables that Meta.fieldsets does not list are not shown and
+take their default. Values are returned cleaned (for `run()`) and serialised (for the run record, with secret values
+masked).
 """
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from django import forms
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, FieldError, ValidationError
 from django.utils.datastructures import MultiValueDict
 from django.utils.translation import gettext as _
 from netbox.registry import registry
 
 from ..scripting.script import EXECUTION_PARAMETERS
-from ..scripting.variables import FileVar, MultiObjectVar, ObjectVar
+from ..scripting.variables import FileVar, ObjectVar
 
 __all__ = (
     'InputError',
@@ -24,7 +26,9 @@ __all__ = (
     'ValidatedInputs',
     'build_form',
     'form_initial_from_inputs',
+    'hidden_variables',
     'validate_inputs',
+    'visible_variables',
 )
 
 # What the run record and the API show in place of a secret value.
@@ -51,19 +55,71 @@ def visible_variables(script_class):
     return variables
 
 
+def hidden_variables(script_class):
+    """The variables Meta.fieldsets leaves out: never shown, never submitted, always their default."""
+    visible = visible_variables(script_class)
+    return {name: var for name, var in script_class._get_vars().items() if name not in visible}
+
+
+def _default_data(var):
+    """A variable's default as form data (what the browser would post if the user left it alone)."""
+    return var.bind_value(var.serialize(var.default))
+
+
+def hidden_values(script_class):
+    """
+    The cleaned values of the hidden variables: each default, validated by its own field (so an ObjectVar default
+    given as an ID becomes the object, a date string a date), or the field's empty value when there is no default.
+    Raises InputError when a default does not validate: the user could not correct it, so the script is at fault.
+    """
+    fields, data, values = {}, {}, {}
+    for name, var in hidden_variables(script_class).items():
+        if isinstance(var, FileVar):
+            values[name] = None
+            continue
+        form_field = var.as_field()
+        form_field.required = False
+        fields[name] = form_field
+        if var.default is not None:
+            data[name] = _default_data(var)
+    if fields:
+        form = type('HiddenVariablesForm', (forms.Form,), fields)(data)
+        if not form.is_valid():
+            raise InputError({
+                name: [
+                    _('{message} (the default of this variable, which the form does not show)').format(
+                        message=error['message']
+                    ) for error in errors
+                ]
+                for name, errors in form.errors.get_json_data().items()
+            })
+        values.update(form.cleaned_data)
+    return values
+
+
 class ScriptInputForm(forms.Form):
-    """A form of the script's variables, restricted to what `user` may pick. Built by build_form()."""
+    """
+    A form of the script's visible variables, restricted to the objects `user` may view and to each ObjectVar's
+    query_params. Once valid, `script_data` holds what run() receives. Built by build_form().
+    """
 
     def __init__(self, *args, script_class, user=None, **kwargs):
         self.script_class = script_class
         self.user = user
+        self.script_data = None
         super().__init__(*args, **kwargs)
         self._restrict_object_fields()
 
     def _raw_value(self, name):
-        if not self.is_bound:
-            return None
-        value = self.data.getlist(name) if hasattr(self.data, 'getlist') else self.data.get(name)
+        """The value `$name` in query_params refers to: what was submitted, or a hidden variable's default."""
+        if name not in self.fields:
+            var = self.script_class._get_vars().get(name)
+            if var is None or var.default is None:
+                return None
+            value = _default_data(var)
+        else:
+            key = self.add_prefix(name)
+            value = self.data.getlist(key) if hasattr(self.data, 'getlist') else self.data.get(key)
         if isinstance(value, (list, tuple)):
             return [v for v in value if v not in (None, '')]
         return value
@@ -80,7 +136,7 @@ class ScriptInputForm(forms.Form):
             self.fields[name].queryset = queryset
 
     def _apply_query_params(self, var, queryset):
-        """Filter the choices as the form's API-backed select does, with the model's own filterset."""
+        """Filter the choices as the form's API-backed select does: with the model's filterset, as REST parameters."""
         params = {}
         for key, value in var.query_params.items():
             values = value if isinstance(value, (list, tuple)) else [value]
@@ -99,7 +155,11 @@ class ScriptInputForm(forms.Form):
             return queryset
         filterset_class = registry['filtersets'].get(var.model._meta.label_lower)
         if filterset_class is None:
-            return queryset.filter(**{key: values[0] for key, values in params.items()})
+            # A model without a registered filterset: plain field lookups.
+            try:
+                return queryset.filter(**{f'{key}__in': values for key, values in params.items()})
+            except (FieldError, ValueError, ValidationError):
+                return queryset.none()
         filterset = filterset_class(MultiValueDict(params), queryset=queryset)
         if not filterset.is_valid():
             return queryset.none()
@@ -109,16 +169,30 @@ class ScriptInputForm(forms.Form):
         cleaned = super().clean()
         if self.errors:
             return cleaned
+        try:
+            hidden = hidden_values(self.script_class)
+        except InputError as exc:
+            for name, messages in exc.message_dict.items():
+                self.add_error(None, [f'{name}: {message}' for message in messages])
+            return cleaned
+        data = {
+            name: cleaned[name] if name in cleaned else hidden.get(name)
+            for name in self.script_class._get_vars()
+        }
         script = self.script_class()
-        data = complete_data(self.script_class, cleaned)
         try:
             script.clean(data)
         except ValidationError as exc:
             if hasattr(exc, 'error_dict'):
                 for name, errors in exc.error_dict.items():
-                    self.add_error(name if name in self.fields else None, errors)
+                    if name in self.fields or name == NON_FIELD_ERRORS:
+                        self.add_error(name if name in self.fields else None, errors)
+                    else:  # a hidden variable, or no variable at all: keep the name with the message
+                        self.add_error(None, [f'{name}: {message}' for error in errors for message in error])
             else:
                 self.add_error(None, exc)
+            return cleaned
+        self.script_data = data
         return cleaned
 
 
@@ -129,67 +203,64 @@ def build_form(script_class, data=None, files=None, initial=None, user=None, pre
     return form_class(data, files, initial=initial, script_class=script_class, user=user, prefix=prefix)
 
 
-def complete_data(script_class, cleaned):
-    """run()'s data: every variable, those the form does not show holding their default."""
-    data = {}
+def _bindable(script_class, raw, strict):
+    """
+    Turn submitted JSON-like values into form data, as a browser would post them. Omitted variables take their
+    declared default (as NetBox does for API and CLI input). Returns (data, errors): with `strict`, a value given
+    for a hidden variable that differs from its default is an error rather than silently replaced.
+    """
+    data, errors = {}, {}
+    visible = visible_variables(script_class)
     for name, var in script_class._get_vars().items():
-        data[name] = cleaned[name] if name in cleaned else var.default
-    return data
-
-
-def _bindable(script_class, raw):
-    """
-    Turn submitted values into form data: omitted variables take their declared default (as NetBox does for API
-    and CLI input), and JSON values become what a browser would post.
-    """
-    data = {}
-    for name, var in visible_variables(script_class).items():
         if isinstance(var, FileVar):
             continue
-        if name in raw:
-            value = raw[name]
-        elif var.default is not None:
-            value = var.serialize(var.default)
-        else:
+        if name not in visible:
+            if strict and name in raw and var.bind_value(raw[name]) != _default_data(var):
+                errors[name] = [_(
+                    'This variable is not part of the form (Meta.fieldsets does not list it): it always takes its '
+                    'default and cannot be set.'
+                )]
             continue
-        if isinstance(var, MultiObjectVar) or isinstance(value, (list, tuple)):
-            data[name] = [_form_value(v) for v in (value or [])]
-        else:
-            data[name] = _form_value(value)
-    return data
-
-
-def _form_value(value):
-    if value is None:
-        return ''
-    if isinstance(value, bool):
-        return 'true' if value else 'false'
-    return str(value)
+        if name in raw:
+            data[name] = var.bind_value(raw[name])
+        elif var.default is not None:
+            data[name] = _default_data(var)
+    return data, errors
 
 
 def validate_inputs(script_class, raw=None, files=None, user=None, strict=True):
     """
-    Validate submitted inputs (a dict of JSON-like values, or a QueryDict from a web form) and files. Returns
-    ValidatedInputs or raises InputError with messages per variable. With `strict`, names that are not variables
-    of the script are an error rather than silently dropped.
+    Validate submitted inputs (a dict of JSON-like values, or a QueryDict from a web form) and files, as `user`
+    (None: no view restriction). Returns ValidatedInputs or raises InputError with messages per variable. With
+    `strict`, names that are not variables of the script are an error rather than silently dropped.
     """
     raw = raw if raw is not None else {}
+    if not isinstance(raw, Mapping) and not hasattr(raw, 'getlist'):
+        raise InputError({NON_FIELD_ERRORS: [
+            _('Inputs must be an object mapping variable names to values, not {type}.').format(type=type(raw).__name__)
+        ]})
     variables = script_class._get_vars()
     if strict:
-        unknown = sorted(set(raw) - set(variables) - set(EXECUTION_PARAMETERS) - {'csrfmiddlewaretoken'})
+        unknown = sorted(str(name) for name in set(raw) - set(variables) - set(EXECUTION_PARAMETERS)
+                         - {'csrfmiddlewaretoken'})
         if unknown:
-            raise InputError({'__all__': [
+            raise InputError({NON_FIELD_ERRORS: [
                 _('Unknown variable(s): {names}. This script takes: {known}.').format(
                     names=', '.join(unknown), known=', '.join(variables) or _('no variables')
                 )
             ]})
-    data = raw if hasattr(raw, 'getlist') else _bindable(script_class, raw)
+    if hasattr(raw, 'getlist'):
+        data = raw  # a web form's own post
+    else:
+        data, errors = _bindable(script_class, raw, strict)
+        if errors:
+            raise InputError(errors)
     form = build_form(script_class, data=data, files=files or {}, user=user)
     if not form.is_valid():
         raise InputError({
             name: [error['message'] for error in errors] for name, errors in form.errors.get_json_data().items()
         })
-    cleaned = complete_data(script_class, form.cleaned_data)
+    cleaned = form.script_data
     secret_names = script_class.secret_variable_names()
     stored, secrets = {}, {}
     for name, var in variables.items():

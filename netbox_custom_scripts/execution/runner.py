@@ -28,7 +28,7 @@ from netbox.context_managers import event_tracking
 from netbox.registry import registry
 from rq.timeouts import JobTimeoutException
 from utilities.exceptions import AbortScript
-from utilities.request import NetBoxFakeRequest
+from utilities.request import NetBoxFakeRequest, copy_safe_request
 
 from ..choices import ChangeActionChoices, LogLevelChoices, RunStatusChoices
 from ..models import ScriptRun
@@ -90,10 +90,10 @@ def build_run_request(run, user, http_request=None, secret_fields=()):
         'method': 'POST',
         'path': '',
         'path_info': '',
+        # How deep in a chain of event-rule runs this one is (see event_rules.MAX_EVENT_DEPTH).
+        'custom_script_event_depth': (run.event or {}).get('depth', 0),
     }
     if http_request is not None:
-        from utilities.request import copy_safe_request
-
         safe = copy_safe_request(http_request, include_files=False)
         post = safe.POST.copy() if hasattr(safe.POST, 'copy') else dict(safe.POST)
         for name in (*secret_fields, 'csrfmiddlewaretoken'):
@@ -217,6 +217,7 @@ def run_script(run, script_class, data, request, recorder):
     """
     script = script_class()
     script.request = request
+    script.event = run.event
     script._reporter = recorder
     commit = run.commit
     outcome = None

@@ -2,6 +2,7 @@ import uuid
 
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext_lazy as _
@@ -169,6 +170,13 @@ class ScriptRun(ChangeLoggedModel):
         verbose_name=_('cancel requested'),
         blank=True,
         null=True,
+    )
+    event = models.JSONField(
+        verbose_name=_('event'),
+        encoder=DjangoJSONEncoder,
+        blank=True,
+        null=True,
+        help_text=_('For runs started by an event rule: the event type, the object and its before/after snapshots'),
     )
     rerun_of = models.ForeignKey(
         to='self',

@@ -6,12 +6,15 @@ recorded and rolled back is the execution core's business; a Script only talks t
 import inspect
 import json
 import logging
+import math
 import os
+import re
 
 import yaml
+from django.apps import apps
 from django.conf import settings
 from django.utils import timezone
-from django.utils.functional import classproperty
+from django.utils.functional import Promise, classproperty
 from django.utils.translation import gettext as _
 from rq.exceptions import TimeoutFormatError
 from rq.utils import parse_timeout
@@ -27,6 +30,8 @@ __all__ = (
     'META_OPTIONS',
     'NOTIFICATION_CHOICES',
     'Script',
+    'reserved_names',
+    'safe_file_name',
 )
 
 NOTIFICATION_CHOICES = ('always', 'on_failure', 'never')
@@ -51,12 +56,47 @@ META_OPTIONS = {
 # Form fields the run form adds next to the script's own variables; reserved as variable names.
 EXECUTION_PARAMETERS = ('_commit', '_schedule_at', '_interval', '_cron', '_notifications')
 
-# Names a variable may not take: they would shadow a Script attribute or method.
-_RESERVED_NAMES = {
-    'module', 'class_name', 'full_name', 'request', 'logger', 'storage', 'output', 'failed', 'messages', 'tests',
-    'run', 'clean', 'progress', 'save_file', 'load_yaml', 'load_json', 'data_root', 'module_dir',
-    *META_OPTIONS,
-}
+# Instance attributes a Script has (NetBox's too); variables may not take these names, nor any name of BaseScript.
+_INSTANCE_ATTRIBUTES = ('request', 'event', 'logger', 'storage', 'output', 'failed', 'messages', 'tests')
+
+
+def reserved_names():
+    """
+    Names a variable may not take: they would shadow a Script attribute, method or Meta-backed property (so the
+    script would break in ways that are hard to see), or a run parameter of the form.
+    """
+    return {
+        *(name for name in dir(BaseScript) if not name.startswith('__')),
+        *_INSTANCE_ATTRIBUTES,
+        *META_OPTIONS,
+        *EXECUTION_PARAMETERS,
+    }
+
+
+def _is_text(value):
+    # Translated strings (gettext_lazy) count as text.
+    return isinstance(value, (str, Promise))
+
+
+_CONTROL_CHARACTERS = re.compile(r'[\x00-\x1f\x7f]')
+
+
+def safe_file_name(name, max_length=255):
+    """
+    The last path component of `name` (either slash), without control characters or surrounding blanks, at most
+    `max_length` characters (the extension kept); None when nothing usable is left.
+    """
+    base = re.split(r'[/\\]', str(name))[-1]
+    base = _CONTROL_CHARACTERS.sub('', base).strip()
+    if not base or base in ('.', '..'):
+        return None
+    if len(base) > max_length:
+        stem, dot, extension = base.rpartition('.')
+        if dot and 0 < len(extension) < 16:
+            base = stem[:max_length - len(extension) - 1] + '.' + extension
+        else:
+            base = base[:max_length]
+    return base
 
 
 class MemoryReporter:
@@ -98,6 +138,8 @@ class BaseScript:
 
     def __init__(self):
         self.request = None
+        # For runs started by an event rule: event type, object type and ID, before/after snapshots.
+        self.event = None
         self.output = ''
         self.failed = False
         self.logger = logging.getLogger(f'netbox_custom_scripts.scripts.{self.full_name}')
@@ -203,14 +245,18 @@ class BaseScript:
             key for key in vars(meta) if not key.startswith('_') and key not in META_OPTIONS
         )
         if unknown:
-            errors.append(_('unknown Meta option(s): {names}').format(names=', '.join(unknown)))
+            errors.append(_('unknown Meta option(s): {names} (known: {known})').format(
+                names=', '.join(unknown), known=', '.join(META_OPTIONS)
+            ))
         for option in ('name', 'description'):
             value = getattr(meta, option, None)
-            if value is not None and not isinstance(value, str):
-                errors.append(_('Meta.{option} must be a string').format(option=option))
+            if value is not None and not _is_text(value):
+                errors.append(_('Meta.{option} must be a string (found {value!r})').format(option=option, value=value))
         for option in ('commit_default', 'scheduling_enabled', 'hidden', 'singleton'):
-            if not isinstance(cls._meta_option(option), bool):
-                errors.append(_('Meta.{option} must be True or False').format(option=option))
+            if not isinstance(value := cls._meta_option(option), bool):
+                errors.append(_('Meta.{option} must be True or False (found {value!r})').format(
+                    option=option, value=value
+                ))
         if (timeout := cls.job_timeout) is not None:
             try:
                 seconds = parse_timeout(timeout)
@@ -225,7 +271,7 @@ class BaseScript:
             errors.append(_('Meta.notifications_default must be one of {choices} (found {value!r})').format(
                 choices=', '.join(NOTIFICATION_CHOICES), value=cls.notifications_default
             ))
-        if (queue := cls.queue) is not None and queue not in settings.RQ_QUEUES:
+        if (queue := cls.queue) is not None and (not isinstance(queue, str) or queue not in settings.RQ_QUEUES):
             errors.append(_('Meta.queue {value!r} is not an RQ queue of this NetBox (known: {queues})').format(
                 value=queue, queues=', '.join(sorted(settings.RQ_QUEUES))
             ))
@@ -234,23 +280,21 @@ class BaseScript:
         errors.extend(cls._validate_name_list('sensitive_variables', sensitive, variables))
         if (fieldsets := cls.fieldsets) is not None:
             if not isinstance(fieldsets, (list, tuple)) or not all(
-                isinstance(fs, (list, tuple)) and len(fs) == 2 and isinstance(fs[1], (list, tuple)) for fs in fieldsets
+                isinstance(fs, (list, tuple)) and len(fs) == 2 and _is_text(fs[0]) and isinstance(fs[1], (list, tuple))
+                for fs in fieldsets
             ):
                 errors.append(_('Meta.fieldsets must be a sequence of (title, (variable, ...)) pairs'))
             else:
-                for _title, names in fieldsets:
-                    errors.extend(cls._validate_name_list('fieldsets', names, variables))
-        object_types = cls._meta_option('object_types')
-        if not isinstance(object_types, (list, tuple)) or not all(
-            isinstance(label, str) and label.count('.') == 1 for label in object_types
-        ):
-            errors.append(_('Meta.object_types must be a sequence of "app_label.model" names'))
+                listed = [name for _title, names in fieldsets for name in names]
+                errors.extend(cls._validate_name_list('fieldsets', listed, variables))
+        errors.extend(cls._validate_object_types())
 
+        reserved = reserved_names()
         for name in variables:
-            if name in _RESERVED_NAMES or name in EXECUTION_PARAMETERS:
-                errors.append(_('variable {name!r} clashes with a reserved Script attribute; rename it').format(
-                    name=name
-                ))
+            if name in reserved:
+                errors.append(_(
+                    'variable {name!r} clashes with a reserved Script attribute or run parameter; rename it'
+                ).format(name=name))
         for name, var in variables.items():
             for ref in getattr(var, 'referenced_variables', ()):
                 if ref not in variables:
@@ -260,28 +304,56 @@ class BaseScript:
         if errors:
             raise ScriptDefinitionError(errors)
 
+    @classmethod
+    def _validate_object_types(cls):
+        object_types = cls._meta_option('object_types')
+        if isinstance(object_types, str) or not isinstance(object_types, (list, tuple)) or not all(
+            isinstance(label, str) and label.count('.') == 1 for label in object_types
+        ):
+            return [_('Meta.object_types must be a sequence of "app_label.model" names')]
+        errors = []
+        for label in object_types:
+            try:
+                apps.get_model(label)
+            except LookupError:
+                errors.append(_('Meta.object_types names {label!r}, which is not a model of this NetBox').format(
+                    label=label
+                ))
+        return errors
+
     @staticmethod
     def _validate_name_list(option, names, variables):
         if names is None:
             return []
         if isinstance(names, str) or not isinstance(names, (list, tuple)):
             return [_('Meta.{option} must be a list or tuple of variable names').format(option=option)]
-        return [
+        errors = [
             _('Meta.{option} names {name!r}, which is not a variable').format(option=option, name=name)
-            for name in names if name not in variables
+            for name in names if not isinstance(name, str) or name not in variables
         ]
+        duplicates = sorted({name for name in names if isinstance(name, str) and names.count(name) > 1})
+        if duplicates:
+            errors.append(_('Meta.{option} lists {names} more than once').format(
+                option=option, names=', '.join(repr(name) for name in duplicates)
+            ))
+        return errors
 
     # Variables
 
     @classmethod
     def _get_vars(cls, ordered=True):
-        """The script's variables by name: declaration order, reordered by Meta.field_order."""
+        """
+        The script's variables by name, in declaration order (a base class's first; a variable a subclass redefines
+        keeps its place, one it replaces with anything else is gone), then reordered by Meta.field_order unless
+        Meta.fieldsets is set.
+        """
         variables = {}
         for klass in reversed(inspect.getmro(cls)):
             for name, attr in vars(klass).items():
                 if isinstance(attr, ScriptVariable):
-                    variables.pop(name, None)
                     variables[name] = attr
+                elif name in variables:
+                    del variables[name]
         if not ordered or not cls.field_order or cls.fieldsets:
             return variables
         ordered_vars = {name: variables.pop(name) for name in cls.field_order if name in variables}
@@ -412,19 +484,33 @@ class BaseScript:
         self._log(message, obj, LogLevel.FAILURE)
 
     def progress(self, done, total, message=None):
-        """Report progress: `done` of `total` steps, with an optional short message. Shown live on the run page."""
-        if not isinstance(done, (int, float)) or not isinstance(total, (int, float)) or total < 0 or done < 0:
-            raise ValueError('progress() needs non-negative numbers for done and total')
+        """
+        Report progress: `done` of `total` steps (non-negative numbers; `done` above `total` shows as complete), with
+        an optional short message. Shown live on the run page.
+        """
+        for label, value in (('done', done), ('total', total)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+                raise ValueError(
+                    f'progress() needs non-negative numbers for done and total; {label} is {value!r}'
+                )
         self._reporter.set_progress(done, total, None if message is None else str(message))
 
     def save_file(self, name, content, content_type=None):
-        """Attach a downloadable file to the run. `content` is str or bytes."""
-        if not isinstance(content, (str, bytes)):
-            raise TypeError('save_file() content must be str or bytes')
-        base = os.path.basename(str(name))
-        if not base or base in ('.', '..'):
+        """
+        Attach a downloadable file to the run. `content` is str (stored as UTF-8) or bytes. The name is reduced to a
+        plain file name (no directories, no control characters, at most 255 characters); `content_type` defaults to
+        text/plain for str and application/octet-stream for bytes.
+        """
+        if not isinstance(content, (str, bytes, bytearray)):
+            raise TypeError(f'save_file() content must be str or bytes, not {type(content).__name__}')
+        if content_type is not None and (
+            not isinstance(content_type, str) or '/' not in content_type or _CONTROL_CHARACTERS.search(content_type)
+        ):
+            raise ValueError(f'save_file(): invalid content type {content_type!r}')
+        base = safe_file_name(name)
+        if base is None:
             raise ValueError(f'save_file(): invalid file name {name!r}')
-        self._reporter.save_file(base, content, content_type)
+        self._reporter.save_file(base, bytes(content) if isinstance(content, bytearray) else content, content_type)
 
     # Data files next to the module
 

@@ -10,6 +10,7 @@ import decimal
 
 import netaddr
 from django import forms
+from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db.models import Model, QuerySet
 from django.utils.translation import gettext_lazy as _
@@ -102,6 +103,17 @@ class ScriptVariable:
             return value
         return str(value)
 
+    def bind_value(self, value):
+        """
+        What a browser would post for a JSON-like `value` (from the REST API, the CLI, nbshell or a stored run), so
+        that every entry point is validated by the same form field in the same way.
+        """
+        if value is None:
+            return ''
+        if isinstance(value, bool):
+            return 'true' if value else 'false'
+        return str(value)
+
 
 class StringVar(ScriptVariable):
     """A line of text, optionally bounded in length and matched against a regular expression."""
@@ -116,12 +128,20 @@ class StringVar(ScriptVariable):
         if max_length is not None:
             self.field_attrs['max_length'] = max_length
         if regex:
+            pattern = getattr(regex, 'pattern', regex)
             self.field_attrs['validators'] = [
-                RegexValidator(regex=regex, message=_('Invalid value. Must match regex: {regex}').format(regex=regex))
+                RegexValidator(
+                    regex=regex, message=_('Invalid value. Must match regex: {regex}').format(regex=pattern),
+                    code='invalid',
+                )
             ]
 
     def describe_options(self):
-        return {'min_length': self.min_length, 'max_length': self.max_length, 'regex': self.regex}
+        return {
+            'min_length': self.min_length,
+            'max_length': self.max_length,
+            'regex': getattr(self.regex, 'pattern', self.regex),
+        }
 
 
 class SecretVar(StringVar):
@@ -195,6 +215,13 @@ class BooleanVar(ScriptVariable):
         super().__init__(*args, **kwargs)
         self.required = False
 
+    def bind_value(self, value):
+        # As BooleanField reads text: 'false' and '0' (any case) are False. Django's checkbox widget would turn a
+        # submitted '0' into True before the field sees it; a JSON 0 is False, as it is for NetBox's API.
+        if isinstance(value, str):
+            value = value.strip().lower() not in ('', 'false', '0')
+        return 'true' if value else 'false'
+
 
 class ChoiceVar(ScriptVariable):
     """One of a fixed list of `(value, label)` choices; the value is what the script receives."""
@@ -202,11 +229,21 @@ class ChoiceVar(ScriptVariable):
 
     def __init__(self, choices, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.choices = tuple(choices)
+        # A sequence of (value, label) pairs (optionally grouped: (group label, pairs)), a NetBox ChoiceSet, or a dict.
+        self.choices = tuple(choices.items() if isinstance(choices, dict) else choices)
         self.field_attrs['choices'] = add_blank_choice(self.choices)
 
     def describe_options(self):
-        return {'choices': [[self.serialize(value), str(label)] for value, label in self.choices]}
+        def describe(choices):
+            described = []
+            for value, label, *_extra in choices:
+                if isinstance(label, (list, tuple)):  # a group: (group label, choices)
+                    described.append([str(value), describe(label)])
+                else:
+                    described.append([self.serialize(value), str(label)])
+            return described
+
+        return {'choices': describe(self.choices)}
 
 
 class MultiChoiceVar(ChoiceVar):
@@ -221,6 +258,12 @@ class MultiChoiceVar(ChoiceVar):
         if isinstance(value, (list, tuple)):
             return [super(MultiChoiceVar, self).serialize(v) for v in value]
         return super().serialize(value)
+
+    def bind_value(self, value):
+        if value in (None, ''):
+            return []
+        values = value if isinstance(value, (list, tuple)) else [value]
+        return [super(MultiChoiceVar, self).bind_value(v) for v in values]
 
 
 class DateVar(ScriptVariable):
@@ -305,15 +348,29 @@ class ObjectVar(ScriptVariable):
             return value.pk
         return super().serialize(value)
 
+    def bind_value(self, value):
+        if value is None and self.null_option is not None:
+            return settings.FILTERS_NULL_CHOICE_VALUE  # the "none" choice, as the form posts it
+        return super().bind_value(value.pk if isinstance(value, Model) else value)
+
 
 class MultiObjectVar(ObjectVar):
-    """Any number of NetBox objects of `model` (a QuerySet)."""
+    """Any number of NetBox objects of `model` (a QuerySet; with `null_option`, None may come first)."""
     form_field = DynamicModelMultipleChoiceField
 
     def serialize(self, value):
         if isinstance(value, (QuerySet, list, tuple)):
             return [None if item is None else item.pk for item in value]
         return super().serialize(value)
+
+    def bind_value(self, value):
+        if value is None or value == '':
+            return []
+        values = list(value) if isinstance(value, (QuerySet, list, tuple)) else [value]
+        return [
+            super(MultiObjectVar, self).bind_value(item)
+            for item in values if item is not None or self.null_option is not None
+        ]
 
 
 class FileVar(ScriptVariable):

@@ -1,27 +1,206 @@
+from core.api.serializers_.data import DataFileSerializer, DataSourceSerializer
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils.translation import gettext as _
 from netbox.api.fields import ChoiceField, RelatedObjectCountField
 from netbox.api.serializers import NetBoxModelSerializer
 from rest_framework import serializers
+from users.api.serializers_.users import UserSerializer
 
 from ...choices import ModuleSourceChoices, ModuleStatusChoices
-from ...models import ScriptModule
+from ...execution import sources
+from ...models import ModuleRevision, ScriptModule
 
 __all__ = (
+    'ModuleRevisionSerializer',
+    'ModuleRevisionSourceSerializer',
     'ScriptModuleSerializer',
 )
 
+# Inputs that are not model fields: the sources layer consumes them.
+_SOURCE_INPUTS = ('source_code', 'file', 'data_source', 'data_file', 'auto_sync_enabled')
+
+
+def _api_error(exc):
+    """A Django ValidationError from the sources layer as a 400 response with per-field messages."""
+    if hasattr(exc, 'error_dict'):
+        return serializers.ValidationError(exc.message_dict)
+    return serializers.ValidationError({'source_code': exc.messages})
+
 
 class ScriptModuleSerializer(NetBoxModelSerializer):
+    """
+    A script module. Created from `source_code` (text, e.g. JSON), `file` (a multipart upload) or `data_file` (a
+    NetBox DataFile, with `auto_sync_enabled`); `name` defaults to the file name. An update may replace an uploaded
+    module's source (`source_code` or `file`), which becomes a new revision when it changed.
+    """
+    name = serializers.CharField(max_length=200, required=False)
     source = ChoiceField(choices=ModuleSourceChoices, read_only=True)
     status = ChoiceField(choices=ModuleStatusChoices, read_only=True)
     revision = serializers.IntegerField(source='current_revision.number', read_only=True, allow_null=True)
     content_hash = serializers.CharField(read_only=True)
     script_count = RelatedObjectCountField('scripts')
+    source_code = serializers.CharField(
+        write_only=True, required=False, allow_blank=True, trim_whitespace=False,
+        help_text=_('The module source as text (instead of `file`)'),
+    )
+    file = serializers.FileField(
+        write_only=True, required=False,
+        help_text=_('The module source as an uploaded .py file (multipart; instead of `source_code`)'),
+    )
+    data_source = DataSourceSerializer(nested=True, required=False, allow_null=True)
+    data_file = DataFileSerializer(nested=True, required=False, allow_null=True)
+    auto_sync_enabled = serializers.BooleanField(required=False)
 
     class Meta:
         model = ScriptModule
         fields = (
             'id', 'url', 'display_url', 'display', 'name', 'display_name', 'source', 'file_path', 'status', 'error',
-            'error_line', 'revision', 'content_hash', 'description', 'script_count', 'tags', 'custom_fields',
+            'error_line', 'revision', 'content_hash', 'description', 'script_count', 'source_code', 'file',
+            'data_source', 'data_file', 'data_path', 'auto_sync_enabled', 'data_synced', 'tags', 'custom_fields',
             'created', 'last_updated',
         )
         brief_fields = ('id', 'url', 'display', 'name', 'display_name', 'status')
+        read_only_fields = ('display_name', 'file_path', 'error', 'error_line', 'data_path', 'data_synced')
+
+    def validate(self, data):
+        if self.nested:
+            return super().validate(data)
+        inputs = {key: data.pop(key) for key in _SOURCE_INPUTS if key in data}
+        changelog_message = data.pop('changelog_message', None)
+        if self.instance is None:
+            source, file_path = self._validate_new(data, inputs)
+            # The model needs these to validate; the sources layer sets them when it saves.
+            data.update(source=source, file_path=file_path)
+            data = super().validate(data)
+            data.pop('source')
+            data.pop('file_path')
+        else:
+            self._validate_change(data, inputs)
+            data = self._validate_without_sync(data)
+        data.update(inputs)
+        if changelog_message is not None:
+            data['changelog_message'] = changelog_message
+        return data
+
+    def _validate_new(self, data, inputs):
+        data_source, data_file = inputs.get('data_source'), inputs.get('data_file')
+        try:
+            if data_source is not None or data_file is not None:
+                if inputs.get('source_code') or inputs.get('file') is not None:
+                    raise DjangoValidationError({'data_file': [
+                        _('Give either a data file or the source (source_code or file), not both.')
+                    ]})
+                if data_file is None:
+                    raise DjangoValidationError({'data_file': [_('Choose the data file of the module.')]})
+                if data_source is not None and data_file.source_id != data_source.pk:
+                    raise DjangoValidationError({'data_file': [
+                        _('This file does not belong to data source {source}.').format(source=data_source)
+                    ]})
+                prepared = sources.prepare_data_file(data_file, data.get('name'))
+                data['name'] = prepared.name
+                return ModuleSourceChoices.DATA_SOURCE, prepared.file_path
+            if inputs.get('auto_sync_enabled'):
+                raise DjangoValidationError({'auto_sync_enabled': [
+                    _('Only a module from a data file can be synced automatically.')
+                ]})
+            prepared = sources.prepare_upload(data.get('name'), inputs.get('source_code'), inputs.get('file'))
+        except DjangoValidationError as exc:
+            raise _api_error(exc)
+        data['name'] = prepared.name
+        return ModuleSourceChoices.UPLOAD, prepared.file_path
+
+    def _validate_change(self, data, inputs):
+        module = self.instance
+        errors = {}
+        if 'name' in data and data['name'] != module.name:
+            errors['name'] = [_('A module cannot be renamed: upload it under the new name and delete this one.')]
+        for key in ('data_source', 'data_file'):
+            if key in inputs and getattr(inputs[key], 'pk', None) != getattr(module, f'{key}_id'):
+                errors[key] = [_("A module's data source and file cannot be changed.")]
+        if inputs.get('auto_sync_enabled') and module.source != ModuleSourceChoices.DATA_SOURCE:
+            errors['auto_sync_enabled'] = [_('Only a module from a data file can be synced automatically.')]
+        if inputs.get('source_code') or inputs.get('file') is not None:
+            try:
+                sources.check_replaceable(module, 'source_code' if inputs.get('file') is None else 'file')
+                sources.prepare_upload(source_code=inputs.get('source_code'), file=inputs.get('file'), module=module)
+            except DjangoValidationError as exc:
+                errors.update(_api_error(exc).detail)
+        if errors:
+            raise serializers.ValidationError(errors)
+
+    def _validate_without_sync(self, data):
+        # Model validation of a data-source module (SyncedDataMixin.clean) would re-sync it from its file while the
+        # request is only validated; the data-source fields are set aside meanwhile.
+        module = self.instance
+        kept = {key: getattr(module, key) for key in ('data_source', 'data_file', 'data_path', 'data_synced')}
+        kept['auto_sync_enabled'] = module.auto_sync_enabled
+        module.data_file = None
+        try:
+            return super().validate(data)
+        finally:
+            for key, value in kept.items():
+                setattr(module, key, value)
+
+    def _user(self):
+        request = self.context.get('request')
+        return request.user if request is not None and request.user.is_authenticated else None
+
+    def create(self, validated_data):
+        inputs = {key: validated_data.pop(key) for key in _SOURCE_INPUTS if key in validated_data}
+        tags = validated_data.pop('tags', None)
+        add_tags = validated_data.pop('add_tags', None)
+        validated_data.pop('remove_tags', None)
+        changelog_message = validated_data.pop('changelog_message', None)
+        module = ScriptModule(**validated_data)
+        module._changelog_message = changelog_message
+        try:
+            if inputs.get('data_file') is not None:
+                module = sources.register_data_file(
+                    inputs['data_file'], name=module.name, user=self._user(),
+                    auto_sync_enabled=bool(inputs.get('auto_sync_enabled')), module=module,
+                )
+            else:
+                module = sources.register_upload(
+                    module.name, inputs.get('source_code'), file=inputs.get('file'), user=self._user(),
+                    module=module,
+                )
+        except DjangoValidationError as exc:
+            raise _api_error(exc)
+        if tags is not None:
+            return self._save_tags(module, tags)
+        if add_tags:
+            module.tags.add(*[tag.name for tag in add_tags])
+        return module
+
+    def update(self, instance, validated_data):
+        inputs = {key: validated_data.pop(key) for key in _SOURCE_INPUTS if key in validated_data}
+        validated_data.pop('name', None)
+        if 'auto_sync_enabled' in inputs and instance.source == ModuleSourceChoices.DATA_SOURCE:
+            validated_data['auto_sync_enabled'] = inputs['auto_sync_enabled'] and instance.data_file_id is not None
+        instance = super().update(instance, validated_data)
+        if inputs.get('source_code') or inputs.get('file') is not None:
+            try:
+                sources.replace_source(instance, inputs.get('source_code'), file=inputs.get('file'), user=self._user())
+            except DjangoValidationError as exc:
+                raise _api_error(exc)
+        return instance
+
+
+class ModuleRevisionSerializer(serializers.ModelSerializer):
+    """One revision of a module: its number, SHA-256 of the source, author and date."""
+    created_by = UserSerializer(nested=True, read_only=True)
+    is_current = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ModuleRevision
+        fields = ('id', 'number', 'content_hash', 'is_current', 'created', 'created_by')
+
+    def get_is_current(self, revision) -> bool:
+        return revision.pk == revision.module.current_revision_id
+
+
+class ModuleRevisionSourceSerializer(ModuleRevisionSerializer):
+    """A revision with its source code."""
+
+    class Meta(ModuleRevisionSerializer.Meta):
+        fields = (*ModuleRevisionSerializer.Meta.fields, 'source_code')
