@@ -190,3 +190,20 @@ def test_unknown_ids_are_404(admin):
     assert client.post(f'{API}/scripts/nomodule.Nothing/run/', {}, format='json').status_code == 404
     assert client.get(f'{API}/runs/999999/log/').status_code == 404
     assert client.get(f'{API}/runs/999999/').status_code == 404
+
+
+def test_run_over_real_http(live_server, admin):
+    """Through a real WSGI server (headers must be plain strings there): 201 with the run's URL as Location."""
+    import json as jsonlib
+    import urllib.request
+
+    request = urllib.request.Request(
+        f'{live_server.url}{API}/scripts/basic.Hello/run/',
+        data=jsonlib.dumps({'data': {'who': 'http'}}).encode(),
+        headers={'Authorization': token_header(admin), 'Content-Type': 'application/json'},
+        method='POST',
+    )
+    with urllib.request.urlopen(request) as response:
+        assert response.status == 201
+        body = jsonlib.loads(response.read())
+        assert response.headers['Location'] == body['url']

@@ -96,3 +96,15 @@ def test_secret_is_never_stored(admin):
     assert run.output == 'password length 19'
     assert run.inputs == {'username': 'bob', 'password': '********'}
     assert not ScriptRun.objects.filter(inputs__icontains='hunter2').exists()
+
+
+def test_log_lines_with_objects_of_an_uncached_type(admin):
+    """The recorder resolves object types before it starts writing (no query may interrupt its COPY)."""
+    from django.contrib.contenttypes.models import ContentType
+
+    Site.objects.create(name='seen-1', slug='seen-1')
+    ContentType.objects.clear_cache()
+    run = run_now('behaviours.LogObjects', admin)
+    assert run.status == RunStatusChoices.COMPLETED, run.error
+    entry = run.log_entries.get(message='seen')
+    assert entry.object_type.model == 'site' and entry.object_repr == 'seen-1'

@@ -94,6 +94,8 @@ class _Recording:
         """Write what was reported since the last write, on this thread's database connection."""
         entries, files, changes, progress, counts = self._take()
         if entries:
+            # Resolve object types first: no other query may run on this connection while the COPY is open.
+            type_ids = {label: self._content_type_id(label) for label in {entry.object_type for entry in entries}}
             with connection.cursor() as cursor:
                 table = RunLogEntry._meta.db_table
                 with cursor.cursor.copy(f'COPY {table} ({", ".join(_LOG_COLUMNS)}) FROM STDIN') as copy:
@@ -103,7 +105,7 @@ class _Recording:
                             entry.level,
                             entry.time,
                             entry.message,
-                            self._content_type_id(entry.object_type),
+                            type_ids[entry.object_type],
                             entry.object_id,
                             entry.object_repr[:200],
                             entry.object_url[:500],

@@ -1,7 +1,8 @@
 from core.api.serializers import JobSerializer
-from drf_spectacular.utils import extend_schema
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from netbox.api.authentication import TokenSyncPermission
-from netbox.api.viewsets import NetBoxReadOnlyModelViewSet
+from netbox.api.viewsets import NetBoxModelViewSet
 from rest_framework import status
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -17,8 +18,14 @@ __all__ = (
 )
 
 
-class ScriptModuleViewSet(SyncOnListMixin, NetBoxReadOnlyModelViewSet):
-    queryset = ScriptModule.objects.select_related('current_revision')
+class ScriptModuleViewSet(SyncOnListMixin, NetBoxModelViewSet):
+    """
+    Script modules. POST creates one from `source_code` (JSON), an uploaded `file` (multipart) or a `data_file`;
+    PUT/PATCH replaces an uploaded module's source (a new revision when it changed); DELETE removes a module with its
+    revisions and scripts. Uploading needs the `add` permission on script modules, and runs the module's code on
+    the server.
+    """
+    queryset = ScriptModule.objects.select_related('current_revision', 'data_source', 'data_file')
     serializer_class = serializers.ScriptModuleSerializer
     filterset_class = filtersets.ScriptModuleFilterSet
 
@@ -36,3 +43,23 @@ class ScriptModuleViewSet(SyncOnListMixin, NetBoxReadOnlyModelViewSet):
             return Response({'detail': 'No scripts directory is configured (setting scripts_dir).'},
                             status=status.HTTP_400_BAD_REQUEST)
         return Response(JobSerializer(job, context={'request': request}).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        responses={200: serializers.ModuleRevisionSerializer(many=True)},
+        parameters=[OpenApiParameter('number', int, description='Return this revision only, with its source code')],
+    )
+    @action(detail=True, methods=['get'])
+    def revisions(self, request, pk):
+        """The module's revisions, newest first: number, SHA-256, author, date. `?number=N`: one, with its source."""
+        module = self.get_object()
+        revisions = module.revisions.select_related('module', 'created_by').order_by('-number')
+        number = request.query_params.get('number')
+        if number is not None:
+            if not number.isdigit():
+                return Response({'number': ['A revision number is a positive integer.']},
+                                status=status.HTTP_400_BAD_REQUEST)
+            revision = get_object_or_404(revisions, number=int(number))
+            return Response(serializers.ModuleRevisionSourceSerializer(revision, context={'request': request}).data)
+        page = self.paginate_queryset(revisions.defer('source_code'))
+        data = serializers.ModuleRevisionSerializer(page, many=True, context={'request': request}).data
+        return self.get_paginated_response(data)

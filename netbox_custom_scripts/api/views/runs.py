@@ -161,7 +161,7 @@ class ScriptRunViewSet(ActionPermissionMixin, drf_mixins.DestroyModelMixin, NetB
         except RunRefused as exc:
             return Response({'detail': str(exc)}, status=status.HTTP_409_CONFLICT)
         data = self.get_serializer(new_run).data
-        return Response(data, status=status.HTTP_201_CREATED, headers={'Location': data['url']})
+        return Response(data, status=status.HTTP_201_CREATED, headers={'Location': str(data['url'])})
 
     @extend_schema(request=serializers.RerunRequestSerializer, responses={201: serializers.ScriptRunSerializer})
     @action(detail=True, methods=['post'], parser_classes=[JSONParser, MultiPartParser, FormParser])

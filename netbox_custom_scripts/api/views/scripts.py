@@ -102,4 +102,4 @@ class ScriptViewSet(ActionPermissionMixin, SyncOnListMixin, NetBoxReadOnlyModelV
         except RunRefused as exc:
             return Response({'detail': str(exc)}, status=status.HTTP_409_CONFLICT)
         data = serializers.ScriptRunSerializer(run, context={'request': request}).data
-        return Response(data, status=status.HTTP_201_CREATED, headers={'Location': data['url']})
+        return Response(data, status=status.HTTP_201_CREATED, headers={'Location': str(data['url'])})
