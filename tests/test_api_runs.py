@@ -11,6 +11,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from netbox_custom_scripts.choices import RunStatusChoices
+from netbox_custom_scripts.execution.dispatch import submit_run
 from netbox_custom_scripts.execution.modules import sync_directory
 from netbox_custom_scripts.models import Schedule, Script, ScriptRun
 
@@ -207,3 +208,31 @@ def test_run_over_real_http(live_server, admin):
         assert response.status == 201
         body = jsonlib.loads(response.read())
         assert response.headers['Location'] == body['url']
+
+
+def test_schedule_crud_over_the_api(admin):
+    client = client_for(admin)
+    hello = Script.objects.get(class_name='Hello')
+    created = client.post(f'{API}/schedules/', {
+        'name': 'nightly hello', 'script_id': hello.pk, 'inputs': {'who': 'night'}, 'cron': '0 2 * * *',
+    }, format='json')
+    assert created.status_code == 201, created.content
+    schedule = Schedule.objects.get()
+    assert schedule.user == admin and schedule.cron == '0 2 * * *'
+    run = ScriptRun.objects.get(schedule=schedule)
+    assert run.status == RunStatusChoices.SCHEDULED and run.scheduled_at.hour == 2
+    changed = client.patch(f'{API}/schedules/{schedule.pk}/', {'cron': '30 3 * * *'}, format='json')
+    assert changed.status_code == 200, changed.content
+    assert ScriptRun.objects.get(pk=run.pk).status == RunStatusChoices.CANCELLED
+    assert ScriptRun.objects.get(schedule=schedule, status=RunStatusChoices.SCHEDULED).scheduled_at.minute == 30
+    bad = client.post(f'{API}/schedules/', {'name': 'bad', 'script_id': hello.pk, 'inputs': {'nope': 1},
+                                           'interval': 5}, format='json')
+    assert bad.status_code == 400 and 'inputs' in bad.json()
+    assert client.delete(f'{API}/schedules/{schedule.pk}/').status_code == 204
+    assert not ScriptRun.objects.filter(status__in=RunStatusChoices.WAITING).exists()  # its queued run is cancelled
+
+
+def test_run_endpoints_ignore_list_filters(admin):
+    run = submit_run(Script.objects.get(class_name='Hello'), user=admin, source='cli', immediate=True)
+    response = client_for(admin).get(f'{API}/runs/{run.pk}/log/?q=Hello')
+    assert response.status_code == 200 and response.json()['count'] == 1

@@ -108,3 +108,18 @@ def test_log_lines_with_objects_of_an_uncached_type(admin):
     assert run.status == RunStatusChoices.COMPLETED, run.error
     entry = run.log_entries.get(message='seen')
     assert entry.object_type.model == 'site' and entry.object_repr == 'seen-1'
+
+
+@pytest.mark.parametrize('notifications, script, notified', [
+    ('always', 'basic.Hello', True),
+    ('on_failure', 'basic.Hello', False),
+    ('on_failure', 'behaviours.LogFailure', True),
+    ('never', 'behaviours.LogFailure', False),
+])
+def test_notifications(admin, notifications, script, notified):
+    from extras.models import Notification
+
+    run = submit_run(globals()['script'](script), user=admin, notifications=notifications,
+                     source=RunSourceChoices.CLI, immediate=True)
+    assert run.notifications == notifications
+    assert Notification.objects.filter(user=admin).exists() == notified

@@ -223,7 +223,9 @@ def cancel_run(run, user):
     if run.status in RunStatusChoices.WAITING:
         updated = ScriptRun.objects.filter(pk=run.pk, status__in=RunStatusChoices.WAITING).update(
             status=RunStatusChoices.CANCELLED, completed=now,
-            error=_('Cancelled by {user} before it started.').format(user=user),
+            error=_('Cancelled by {user} before it started.').format(user=user) if user else _(
+                'Cancelled before it started.'
+            ),
         )
         if updated and run.job_id:
             from core.models import Job

@@ -10,9 +10,11 @@ Uploaded source is kept twice: in the ModuleRevision (what workers execute) and,
 files, in NetBox's `scripts` storage backend under `custom_scripts/`. The file is written, replaced or deleted only
 when the database transaction commits, so a refused or rolled back upload leaves no file behind.
 """
+import ast
 import keyword
 import logging
 import posixpath
+import re
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
@@ -66,8 +68,19 @@ def _error(field, message):
     return ValidationError({field: [message]})
 
 
-def _messages(exc):
-    return exc.messages if isinstance(exc, ValidationError) else [str(exc)]
+def _with_line(message, source_code):
+    """
+    Make sure a load error names its line. The loader gives none for a rejected class definition (invalid Meta)
+    because it looks the class up after dropping the module; the line of the class named in the message is used.
+    """
+    if re.search(r'\(line \d+\)$', message):
+        return message
+    try:
+        tree = ast.parse(source_code)
+    except (SyntaxError, ValueError):
+        return message
+    lines = [node.lineno for node in ast.walk(tree) if isinstance(node, ast.ClassDef) and f'{node.name}: ' in message]
+    return f'{message} (line {min(lines)})' if lines else message
 
 
 #
@@ -77,8 +90,9 @@ def _messages(exc):
 def _clean_name(name, field='name'):
     """An explicitly given module name: a dotted path of identifiers, without a `.py` suffix."""
     name = name.strip() if isinstance(name, str) else name
-    if isinstance(name, str) and name.endswith('.py'):
-        raise _error(field, _('Give the module name without ".py" (e.g. "{name}").').format(name=name[:-3]))
+    if isinstance(name, str) and 'py' in name.split('.')[1:]:
+        # "x.py" or "x.py.exe" is a file name: a module path has no "py" part after the first.
+        raise _error(field, _('Invalid module name {name!r}: give the module name without ".py".').format(name=name))
     try:
         validate_module_name(name)
     except ValidationError as exc:
@@ -285,7 +299,8 @@ def check_import(prepared, field='source_code', *, source=ModuleSourceChoices.UP
             is_package=prepared.is_package, data_root=ScriptModule(source=source).data_root,
         )
     except ModuleLoadError as exc:
-        raise _error(field, _('The module cannot be loaded: {error}').format(error=exc))
+        message = _('The module cannot be loaded: {error}').format(error=exc)
+        raise _error(field, _with_line(message, prepared.source_code))
     finally:
         forget(prepared.name)
 
@@ -307,7 +322,7 @@ def _save(prepared, field, *, source, user, module):
         raise _error('name', _('A module named {name!r} already exists.').format(name=prepared.name))
     except ValidationError as exc:
         forget(prepared.name)
-        raise ValidationError({field: _messages(exc)})
+        raise ValidationError({field: [_with_line(message, prepared.source_code) for message in exc.messages]})
 
 
 def _new_module(module, name, source):

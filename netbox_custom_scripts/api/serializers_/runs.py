@@ -7,7 +7,7 @@ from rest_framework import serializers
 from users.api.serializers_.users import UserSerializer
 
 from ...choices import ChangeActionChoices, LogLevelChoices, NotificationChoices, RunSourceChoices, RunStatusChoices
-from ...models import RunChange, RunFile, RunLogEntry, Schedule, ScriptRun
+from ...models import RunChange, RunFile, RunLogEntry, Schedule, Script, ScriptRun
 from .scripts import ScriptSerializer
 
 __all__ = (
@@ -128,7 +128,7 @@ class RerunRequestSerializer(serializers.Serializer):
 
 class ScheduleSerializer(NetBoxModelSerializer):
     script = ScriptSerializer(nested=True, read_only=True)
-    script_id = serializers.IntegerField(write_only=True)
+    script_id = serializers.IntegerField(write_only=True, required=False)
     user = UserSerializer(nested=True, read_only=True)
     notifications = ChoiceField(choices=NotificationChoices, required=False)
     job = serializers.PrimaryKeyRelatedField(read_only=True)
@@ -142,3 +142,16 @@ class ScheduleSerializer(NetBoxModelSerializer):
         )
         read_only_fields = ('enabled', 'next_run_at', 'error')
         brief_fields = ('id', 'url', 'display', 'name', 'enabled', 'next_run_at')
+
+    def validate(self, data):
+        request = self.context['request']
+        if 'script_id' in data:
+            script = Script.objects.restrict(request.user, 'view').filter(pk=data.pop('script_id')).first()
+            if script is None:
+                raise serializers.ValidationError({'script_id': 'No such script.'})
+            data['script'] = script
+        elif self.instance is None:
+            raise serializers.ValidationError({'script_id': 'This field is required.'})
+        if self.instance is None:
+            data['user'] = request.user  # a schedule runs as the user who creates it
+        return super().validate(data)

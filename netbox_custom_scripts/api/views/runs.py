@@ -44,6 +44,13 @@ class ScriptRunViewSet(ActionPermissionMixin, drf_mixins.DestroyModelMixin, NetB
             queryset = queryset.defer('traceback')
         return queryset
 
+    def filter_queryset(self, queryset):
+        # The run filters apply to the list; a run's own endpoints (log, changes, ...) use the same query
+        # parameter names (`q`, `level`) for their lines.
+        if self.action != 'list':
+            return queryset
+        return super().filter_queryset(queryset)
+
     def retrieve(self, request, *args, **kwargs):
         run = self.get_object()
         if run.is_active and reap_stale_runs(ScriptRun.objects.filter(pk=run.pk)):
@@ -204,14 +211,9 @@ class ScheduleViewSet(ActionPermissionMixin, NetBoxModelViewSet):
             raise ValidationError({'script_id': [str(exc)]})
 
     def perform_create(self, serializer):
-        from ...models import Script
-
         data = serializer.validated_data
-        script = Script.objects.restrict(self.request.user, 'view').filter(pk=data['script_id']).first()
-        if script is None:
-            raise ValidationError({'script_id': ['No such script.']})
         serializer.instance = self._translate(lambda: create_schedule(
-            script, user=self.request.user, inputs=data.get('inputs') or {}, commit=data.get('commit', False),
+            data['script'], user=self.request.user, inputs=data.get('inputs') or {}, commit=data.get('commit', False),
             start_at=data.get('start_at'), interval=data.get('interval'), cron=data.get('cron', ''),
             name=data.get('name'), description=data.get('description', ''),
             notifications=data.get('notifications'),
@@ -219,7 +221,8 @@ class ScheduleViewSet(ActionPermissionMixin, NetBoxModelViewSet):
 
     def perform_update(self, serializer):
         data = dict(serializer.validated_data)
-        data.pop('script_id', None)
+        data.pop('script', None)  # a schedule keeps its script
+        data.pop('user', None)
         data.pop('tags', None)
         data.pop('custom_fields', None)
         serializer.instance = self._translate(lambda: update_schedule(serializer.instance, self.request.user, **data))
