@@ -30,7 +30,7 @@ from rq.timeouts import JobTimeoutException
 from utilities.exceptions import AbortScript
 from utilities.request import NetBoxFakeRequest, copy_safe_request
 
-from ..choices import ChangeActionChoices, LogLevelChoices, RunStatusChoices
+from ..choices import ChangeActionChoices, LogLevelChoices, RunSourceChoices, RunStatusChoices
 from ..models import ScriptRun
 from ..scripting.log import LogEntry
 from .errors import RunRefused
@@ -302,6 +302,11 @@ def execute_queued_run(run_id, job, *, sealed_secrets=None, files=None, request=
         logger.info('Run %s no longer exists; nothing to do', run_id)
         return None
     now = timezone.now()
+    if run.source == RunSourceChoices.SCHEDULE and run.schedule_id is None:
+        ScriptRun.objects.filter(pk=run.pk, status__in=RunStatusChoices.WAITING).update(
+            status=RunStatusChoices.CANCELLED, completed=now, error=_('Its schedule was deleted.'),
+        )
+        return None
     started = ScriptRun.objects.filter(
         pk=run.pk, status__in=RunStatusChoices.WAITING, cancel_requested__isnull=True
     ).update(status=RunStatusChoices.RUNNING, started=now, heartbeat=now, job=job)

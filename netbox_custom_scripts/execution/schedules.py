@@ -9,7 +9,6 @@ import logging
 from croniter import croniter
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models.signals import pre_delete
 from django.dispatch import receiver
 from django.utils import timezone
 
@@ -122,13 +121,6 @@ def resume_schedule(schedule):
     if not ScriptRun.objects.filter(schedule=schedule, status__in=RunStatusChoices.ACTIVE).exists():
         schedule_next_run(schedule)
     return schedule
-
-
-@receiver(pre_delete, sender=Schedule)
-def cancel_queued_occurrences(sender, instance, **kwargs):
-    """A deleted schedule makes no more runs: its queued one is cancelled (its past runs are kept)."""
-    for run in ScriptRun.objects.filter(schedule=instance, status__in=RunStatusChoices.WAITING):
-        cancel_run(run, None)
 
 
 @receiver(run_finished)

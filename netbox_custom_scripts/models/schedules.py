@@ -109,6 +109,14 @@ class Schedule(NetBoxModel):
     def get_absolute_url(self):
         return reverse('plugins:netbox_custom_scripts:schedule', args=[self.pk])
 
+    def delete(self, *args, **kwargs):
+        # A deleted schedule makes no more runs: its queued one is cancelled (past runs keep their record).
+        from ..execution.dispatch import cancel_run
+
+        for run in self.runs.filter(status__in=('pending', 'scheduled')):
+            cancel_run(run, None)
+        return super().delete(*args, **kwargs)
+
     @property
     def is_recurring(self):
         return bool(self.interval or self.cron)
