@@ -12,5 +12,8 @@ test:
 stop:
 	$(PYTHON) develop/devctl.py stop
 
+bench:
+	$(PYTHON) develop/devctl.py bench
+
 lint:
 	.venv/bin/ruff check netbox_custom_scripts tests develop bench

@@ -5,6 +5,7 @@ Bring up a development NetBox with the plugin, run the tests, stop what was star
     python3 develop/devctl.py demo     # (make demo)  NetBox + plugin + RQ worker on 127.0.0.1, admin user and token
     python3 develop/devctl.py test     # (make test)  the same bootstrap, then pytest
     python3 develop/devctl.py stop     # (make stop)  stop the demo's processes, by recorded PIDs
+    python3 develop/devctl.py bench    # (make bench) bench/run.py: the plugin and NetBox's built-in scripts side by side
     python3 develop/devctl.py env      # print the environment, for `eval "$(python3 develop/devctl.py env)"`
 
 Runs with any python3 >= 3.8 (it only orchestrates); NetBox itself runs in .venv on a Python >= 3.12 it finds.
@@ -507,11 +508,7 @@ def cmd_demo(_args):
     else:
         netbox('migrate', '--no-input', '--skip-checks', NB_DB_NAME=name)
     os.makedirs(RUN_DIR, exist_ok=True)
-    static_stamp = os.path.join(INSTANCE, 'static', '.collected-' + NETBOX_VERSION)
-    if not os.path.exists(static_stamp):
-        say('Collecting static files')
-        netbox('collectstatic', '--no-input', '--skip-checks', quiet=True, NB_DB_NAME=name)
-        open(static_stamp, 'w').close()
+    collect_static()
     setup = capture(
         [venv_bin('netbox'), 'shell', '--no-startup', '-c', DEMO_SETUP], env=netbox_env(NB_DB_NAME=name), cwd=REPO
     )
@@ -581,6 +578,37 @@ def cmd_test(args):
     return subprocess.call(command, env=netbox_env(**overrides), cwd=REPO)
 
 
+def collect_static():
+    stamp = os.path.join(INSTANCE, 'static', '.collected-' + NETBOX_VERSION)
+    if not os.path.exists(stamp):
+        say('Collecting static files')
+        netbox('collectstatic', '--no-input', '--skip-checks', quiet=True)
+        open(stamp, 'w').close()
+
+
+def cmd_bench(_args):
+    """bench/run.py on an instance of its own: a fresh database, Redis databases 4/5, port 8002."""
+    template = bootstrap()
+    collect_static()
+    root = os.path.join(INSTANCE, 'bench')
+    os.makedirs(os.path.join(root, 'media'), exist_ok=True)
+    static = os.path.join(root, 'static')
+    if not os.path.islink(static):
+        shutil.rmtree(static, ignore_errors=True)
+        os.symlink(os.path.join(INSTANCE, 'static'), static)
+    database = env.get('NB_BENCH_DB_NAME', 'nbcs_bench')
+    say(f'Creating the bench database {database} from the template')
+    db_tool('clone', target=database, template=template)
+    overrides = {
+        'NETBOX_ROOT': root, 'NB_DB_NAME': database, 'NB_REDIS_TASKS_DB': '4', 'NB_REDIS_CACHING_DB': '5',
+        'NBCS_SCRIPTS_DIR': os.path.join(root, 'scripts'), 'DJANGO_SETTINGS_MODULE': 'netbox.settings',
+    }
+    bench_env = netbox_env(**overrides)
+    run([venv_bin('python'), '-c', 'import django_rq, django; django.setup(); '
+         'django_rq.get_connection("default").flushdb()'], env=bench_env, cwd=REPO)
+    return subprocess.call([venv_bin('python'), os.path.join(REPO, 'bench', 'run.py')], env=bench_env, cwd=REPO)
+
+
 def cmd_env(_args):
     for key, value in netbox_env().items():
         if key.startswith(('NB_', 'NETBOX_')) or key in ('PYTHONPATH', 'PATH'):
@@ -588,7 +616,7 @@ def cmd_env(_args):
 
 
 def main(argv):
-    commands = {'demo': cmd_demo, 'test': cmd_test, 'stop': cmd_stop, 'env': cmd_env}
+    commands = {'demo': cmd_demo, 'test': cmd_test, 'stop': cmd_stop, 'bench': cmd_bench, 'env': cmd_env}
     if not argv or argv[0] not in commands:
         print(__doc__)
         return 2

@@ -37,6 +37,7 @@ __all__ = (
 )
 
 LOG_PAGE_SIZE = 100
+MAX_LOG_PAGE_SIZE = 1000
 
 
 def runs_for(request, action='view'):
@@ -121,12 +122,15 @@ class ScriptRunLogView(RunLiveMixin, View):
         query = (request.GET.get('q') or '').strip()
         if query:
             entries = entries.filter(Q(message__icontains=query) | Q(object_repr__icontains=query))
-        paginator = Paginator(entries.order_by('id'), LOG_PAGE_SIZE)
+        per_page = request.GET.get('per_page', '')
+        per_page = min(int(per_page), MAX_LOG_PAGE_SIZE) if per_page.isdigit() and int(per_page) > 0 else LOG_PAGE_SIZE
+        paginator = Paginator(entries.order_by('id'), per_page)
         page_number = request.GET.get('page') or ('last' if run.is_active else 1)
         page = paginator.get_page(paginator.num_pages if page_number == 'last' else page_number)
         return render(request, 'netbox_custom_scripts/htmx/run_log.html', {
             'object': run, 'page': page, 'level': level, 'q': query, 'levels': LOG_LEVELS,
             'following': page_number == 'last' and run.is_active,
+            'per_page': per_page,
             'linkable': existing_objects(page.object_list),
         })
 
