@@ -1,5 +1,5 @@
 from django.utils.translation import gettext_lazy as _
-from netbox.plugins import PluginMenu, PluginMenuItem
+from netbox.plugins import PluginMenu, PluginMenuButton, PluginMenuItem
 
 menu = PluginMenu(
     label=_('Custom Scripts'),
@@ -20,6 +20,14 @@ menu = PluginMenu(
                 link='plugins:netbox_custom_scripts:scriptmodule_list',
                 link_text=_('Modules'),
                 permissions=['netbox_custom_scripts.view_scriptmodule'],
+                buttons=(
+                    PluginMenuButton(
+                        link='plugins:netbox_custom_scripts:scriptmodule_add',
+                        title=_('Upload'),
+                        icon_class='mdi mdi-upload',
+                        permissions=['netbox_custom_scripts.add_scriptmodule'],
+                    ),
+                ),
             ),
         )),
     ),

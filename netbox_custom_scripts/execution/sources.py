@@ -371,7 +371,9 @@ def replace_source(module, source_code=None, *, file=None, user=None):
     field = 'file' if file is not None else 'source_code'
     with transaction.atomic():
         # One editor at a time: the next revision number is taken from the locked module.
-        current = ScriptModule.objects.select_for_update().select_related('current_revision').get(pk=module.pk)
+        current = ScriptModule.objects.select_for_update(of=('self',)).select_related('current_revision').get(
+            pk=module.pk
+        )
         previous = current.current_revision_id
         saved = _save(prepared, field, source=ModuleSourceChoices.UPLOAD, user=user, module=current)
         changed = saved.current_revision_id != previous

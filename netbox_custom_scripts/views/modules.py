@@ -137,6 +137,7 @@ class ScriptModuleRevisionsView(generic.ObjectView):
     """Every revision of a module with its hash, author and date; `?number=N` shows one with its changes."""
     queryset = ScriptModule.objects.select_related('current_revision')
     template_name = 'netbox_custom_scripts/scriptmodule/revisions.html'
+    actions = (EditObject, SyncModuleData, DeleteObject)
     tab = ViewTab(label=gettext_lazy('Revisions'), badge=lambda module: module.revisions.count(), weight=500)
 
     def get_extra_context(self, request, instance):

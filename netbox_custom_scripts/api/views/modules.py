@@ -25,7 +25,10 @@ class ScriptModuleViewSet(SyncOnListMixin, NetBoxModelViewSet):
     revisions and scripts. Uploading needs the `add` permission on script modules, and runs the module's code on
     the server.
     """
-    queryset = ScriptModule.objects.select_related('current_revision', 'data_source', 'data_file')
+    # A data file's content is not part of the module's representation: leave it in the database.
+    queryset = ScriptModule.objects.select_related('current_revision', 'data_source', 'data_file').defer(
+        'data_file__data', 'current_revision__source_code',
+    )
     serializer_class = serializers.ScriptModuleSerializer
     filterset_class = filtersets.ScriptModuleFilterSet
 
