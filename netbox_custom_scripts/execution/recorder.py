@@ -33,6 +33,10 @@ _LOG_COLUMNS = (
 )
 
 
+# COPY text format: backslash, tab and line breaks are escaped; PostgreSQL text cannot hold NUL characters.
+_COPY_ESCAPES = str.maketrans({'\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r', '\x00': ''})
+
+
 class _Recording:
     """What a run has reported and not yet written."""
 
@@ -46,6 +50,9 @@ class _Recording:
         self._changes = []
         self._progress = None
         self._content_types = {}
+        # What has been written so far; the final status update includes it (see runner.finish_run)
+        self.change_count = 0
+        self.progress_written = None
 
     # The reporter interface a Script talks to
 
@@ -90,7 +97,27 @@ class _Recording:
                 self._content_types[label] = None
         return self._content_types[label]
 
-    def _write(self, heartbeat=False):
+    def _copy_text(self, entries, type_ids):
+        """The entries in COPY's text format, built in one go (per-row adaptation would cost more than the rest)."""
+        run_id = str(self.run_id)
+        rows = []
+        for entry in entries:
+            type_id = type_ids[entry.object_type]
+            rows.append('\t'.join((
+                run_id,
+                entry.level,
+                entry.time.isoformat(),
+                entry.message.translate(_COPY_ESCAPES),
+                '\\N' if type_id is None else str(type_id),
+                '\\N' if entry.object_id is None else str(entry.object_id),
+                entry.object_repr[:200].translate(_COPY_ESCAPES),
+                entry.object_url[:500].translate(_COPY_ESCAPES),
+                entry.test[:100].translate(_COPY_ESCAPES),
+            )))
+        rows.append('')
+        return '\n'.join(rows)
+
+    def _write(self, heartbeat=False, update_run=True):
         """Write what was reported since the last write, on this thread's database connection."""
         entries, files, changes, progress, counts = self._take()
         if entries:
@@ -99,34 +126,25 @@ class _Recording:
             with connection.cursor() as cursor:
                 table = RunLogEntry._meta.db_table
                 with cursor.cursor.copy(f'COPY {table} ({", ".join(_LOG_COLUMNS)}) FROM STDIN') as copy:
-                    for entry in entries:
-                        copy.write_row((
-                            self.run_id,
-                            entry.level,
-                            entry.time,
-                            entry.message,
-                            type_ids[entry.object_type],
-                            entry.object_id,
-                            entry.object_repr[:200],
-                            entry.object_url[:500],
-                            (entry.extra.get('test') or '')[:100],
-                        ))
+                    copy.write(self._copy_text(entries, type_ids))
         for name, content_type, data in files:
             RunFile.objects.create(
                 run_id=self.run_id, name=name[:255], content_type=content_type[:255], size=len(data), content=data
             )
         if changes:
             RunChange.objects.bulk_create([RunChange(run_id=self.run_id, **change) for change in changes])
+            self.change_count += len(changes)
         update = {}
         if entries:
             update['log_counts'] = counts
         if progress is not None:
+            self.progress_written = progress
             update.update(progress_done=progress[0], progress_total=progress[1], progress_message=progress[2])
         if changes:
-            update['change_count'] = RunChange.objects.filter(run_id=self.run_id).count()
+            update['change_count'] = self.change_count
         if heartbeat:
             update['heartbeat'] = timezone.now()
-        if update:
+        if update and update_run:
             ScriptRun.objects.filter(pk=self.run_id).update(**update)
 
 
@@ -136,31 +154,32 @@ class BufferedRecorder(_Recording):
     def start(self):
         return self
 
-    def flush(self):
-        pass
-
     def stop(self):
-        self._write()
+        """Write everything; the run's own row is left to the caller's final update."""
+        self._write(update_run=False)
 
 
 class LiveRecorder(_Recording):
-    """Writes from a thread of its own, every `flush_interval` seconds, and keeps the run's heartbeat."""
+    """
+    Writes from a thread of its own, every `flush_interval` seconds, and keeps the run's heartbeat. The thread
+    touches the database only once the run has lasted `flush_interval` (or filled a batch): a short run never pays
+    for a second connection, and whatever is left when the run ends is written by the caller in stop().
+    """
 
     def __init__(self, run_id, *, on_cancel=None, on_tick=None, max_file_size=None, flush_interval=0.2,
-                 heartbeat_interval=2.0, batch_size=5000):
+                 heartbeat_interval=2.0, tick_interval=30.0, batch_size=5000):
         super().__init__(run_id, max_file_size=max_file_size)
         self.on_cancel = on_cancel
         self.on_tick = on_tick
         self.flush_interval = flush_interval
         self.heartbeat_interval = heartbeat_interval
+        self.tick_interval = tick_interval
         self.batch_size = batch_size
         self.cancel_seen = False
         self.error = None
         self._wake = threading.Event()
-        self._flushed = threading.Event()
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._loop, name=f'custom-script-run-{run_id}', daemon=True)
-        self._last_heartbeat = 0.0
 
     def log(self, entry):
         super().log(entry)
@@ -171,44 +190,36 @@ class LiveRecorder(_Recording):
         self._thread.start()
         return self
 
-    def flush(self):
-        """Write everything reported so far and wait until it is written."""
-        if not self._thread.is_alive():
-            return
-        self._flushed.clear()
-        self._wake.set()
-        self._flushed.wait(timeout=60)
-
     def stop(self):
-        """Write the rest and end the thread. Raises what the thread could not write, if anything."""
+        """End the thread and write the rest here. Raises what the thread could not write, if anything."""
         self._stopping.set()
         self._wake.set()
         self._thread.join(timeout=300)
         if self.error is not None:
             raise self.error
+        self._write(update_run=False)
 
     def _loop(self):
+        started = last_beat = last_tick = time.monotonic()
         try:
             while True:
                 self._wake.wait(self.flush_interval)
                 self._wake.clear()
-                stopping = self._stopping.is_set()
-                now = time.monotonic()
-                beat = now - self._last_heartbeat >= self.heartbeat_interval
-                self._write(heartbeat=beat)
-                if beat:
-                    self._last_heartbeat = now
-                    self._check_cancel()
-                    if self.on_tick:
-                        self.on_tick()
-                self._flushed.set()
-                if stopping:
-                    self._write()
+                if self._stopping.is_set():
                     return
+                now = time.monotonic()
+                beat = now - last_beat >= self.heartbeat_interval
+                if now - started >= self.flush_interval or len(self._entries) >= self.batch_size:
+                    self._write(heartbeat=beat)
+                if beat:
+                    last_beat = now
+                    self._check_cancel()
+                if self.on_tick and now - last_tick >= self.tick_interval:
+                    last_tick = now
+                    self.on_tick()
         except Exception as exc:  # reported by stop(); the run must not hang on its recorder
             logger.exception('Recording run %s failed', self.run_id)
             self.error = exc
-            self._flushed.set()
         finally:
             connection.close()
 

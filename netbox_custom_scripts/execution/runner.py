@@ -276,17 +276,22 @@ def finish_run(run, outcome, recorder):
                 error=_('The run finished but its log could not be written: {error}').format(error=exc),
             )
     now = timezone.now()
-    ScriptRun.objects.filter(pk=run.pk).update(
-        status=outcome.status,
-        completed=now,
-        heartbeat=now,
-        output=outcome.output,
-        output_format=outcome.output_format,
-        error=outcome.error[:10000],
-        traceback=outcome.traceback,
-        log_counts=dict(recorder.counts),
-    )
-    run.refresh_from_db()
+    final = {
+        'status': outcome.status,
+        'completed': now,
+        'heartbeat': now,
+        'output': outcome.output,
+        'output_format': outcome.output_format,
+        'error': outcome.error[:10000],
+        'traceback': outcome.traceback,
+        'log_counts': dict(recorder.counts),
+        'change_count': recorder.change_count,
+    }
+    if recorder.progress_written is not None:
+        final.update(zip(('progress_done', 'progress_total', 'progress_message'), recorder.progress_written))
+    ScriptRun.objects.filter(pk=run.pk).update(**final)
+    for field, value in final.items():
+        setattr(run, field, value)
     run_finished.send(sender=ScriptRun, run=run)
     return run
 
@@ -297,7 +302,7 @@ def execute_queued_run(run_id, job, *, sealed_secrets=None, files=None, request=
     inputs against the revision it was dispatched with, run it, and record the outcome. Returns the finished run,
     or None when there was nothing to run.
     """
-    run = ScriptRun.objects.select_related('script__module', 'revision', 'user').filter(pk=run_id).first()
+    run = ScriptRun.objects.select_related('script__module', 'revision__module', 'user').filter(pk=run_id).first()
     if run is None:
         logger.info('Run %s no longer exists; nothing to do', run_id)
         return None
@@ -313,7 +318,7 @@ def execute_queued_run(run_id, job, *, sealed_secrets=None, files=None, request=
     if not started:
         logger.info('Run %s is %s; not starting it', run.pk, run.status)
         return None
-    run.refresh_from_db()
+    run.status, run.started, run.heartbeat, run.job = RunStatusChoices.RUNNING, now, now, job
 
     recorder = LiveRecorder(
         run.pk,

@@ -1,5 +1,5 @@
-from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NamedTuple
 
 __all__ = (
     'LOG_LEVELS',
@@ -21,9 +21,11 @@ class LogLevel:
 LOG_LEVELS = (LogLevel.DEBUG, LogLevel.INFO, LogLevel.SUCCESS, LogLevel.WARNING, LogLevel.FAILURE)
 
 
-@dataclass(frozen=True, slots=True)
-class LogEntry:
-    """One line of a script's log, as the script emitted it. Storage is the execution core's business."""
+class LogEntry(NamedTuple):
+    """
+    One line of a script's log, as the script emitted it; storage is the execution core's business. A tuple,
+    because scripts log a lot: creating one must cost next to nothing.
+    """
     level: str
     message: str
     time: datetime
@@ -31,4 +33,4 @@ class LogEntry:
     object_url: str = ''
     object_type: str = ''  # "app_label.model" of the related object, if any
     object_id: int | None = None
-    extra: dict = field(default_factory=dict)
+    test: str = ''  # the test_* method that logged it, for report-style scripts

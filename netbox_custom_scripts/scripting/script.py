@@ -176,7 +176,9 @@ class BaseScript:
 
     @classproperty
     def name(cls):
-        return cls._meta_option('name') or cls.__name__
+        # An invalid Meta.name (reported by validate_definition) must not break listing the module's scripts.
+        value = cls._meta_option('name')
+        return value if value and _is_text(value) else cls.__name__
 
     @classproperty
     def description(cls):
@@ -257,7 +259,7 @@ class BaseScript:
                 errors.append(_('Meta.{option} must be True or False (found {value!r})').format(
                     option=option, value=value
                 ))
-        if (timeout := cls.job_timeout) is not None:
+        if (timeout := cls._meta_option('job_timeout')) is not None:
             try:
                 seconds = parse_timeout(timeout)
             except (TimeoutFormatError, TypeError, ValueError, AssertionError):
@@ -267,18 +269,19 @@ class BaseScript:
                     "Meta.job_timeout must be a positive number of seconds or a duration such as '30m' "
                     '(found {value!r})'
                 ).format(value=timeout))
-        if cls.notifications_default not in NOTIFICATION_CHOICES:
+        if (notifications := cls._meta_option('notifications_default')) not in NOTIFICATION_CHOICES:
             errors.append(_('Meta.notifications_default must be one of {choices} (found {value!r})').format(
-                choices=', '.join(NOTIFICATION_CHOICES), value=cls.notifications_default
+                choices=', '.join(NOTIFICATION_CHOICES), value=notifications
             ))
-        if (queue := cls.queue) is not None and (not isinstance(queue, str) or queue not in settings.RQ_QUEUES):
+        queue = cls._meta_option('queue')
+        if queue is not None and (not isinstance(queue, str) or queue not in settings.RQ_QUEUES):
             errors.append(_('Meta.queue {value!r} is not an RQ queue of this NetBox (known: {queues})').format(
                 value=queue, queues=', '.join(sorted(settings.RQ_QUEUES))
             ))
-        errors.extend(cls._validate_name_list('field_order', cls.field_order, variables))
+        errors.extend(cls._validate_name_list('field_order', cls._meta_option('field_order'), variables))
         sensitive = cls._meta_option('sensitive_variables')
         errors.extend(cls._validate_name_list('sensitive_variables', sensitive, variables))
-        if (fieldsets := cls.fieldsets) is not None:
+        if (fieldsets := cls._meta_option('fieldsets')) is not None:
             if not isinstance(fieldsets, (list, tuple)) or not all(
                 isinstance(fs, (list, tuple)) and len(fs) == 2 and _is_text(fs[0]) and isinstance(fs[1], (list, tuple))
                 for fs in fieldsets
@@ -397,7 +400,11 @@ class BaseScript:
 
     @classmethod
     def test_method_names(cls):
-        return [name for name in sorted(dir(cls)) if name.startswith('test_') and callable(getattr(cls, name))]
+        """The report-style test_* methods, in name order (as NetBox runs them); BaseScript's own are not tests."""
+        return [
+            name for name in sorted(dir(cls))
+            if name.startswith('test_') and not hasattr(BaseScript, name) and callable(getattr(cls, name))
+        ]
 
     # What authors override
 
@@ -451,20 +458,11 @@ class BaseScript:
             except Exception:  # an object without a detail view still gets its line
                 url = ''
             entry = LogEntry(
-                level=level,
-                message=message,
-                time=timezone.now(),
-                object_repr=str(obj),
-                object_url=url or '',
-                object_type=meta.label_lower if meta else '',
-                object_id=getattr(obj, 'pk', None) if meta else None,
-                extra={'test': self._current_test} if self._current_test else {},
+                level, message, timezone.now(), str(obj), url or '', meta.label_lower if meta else '',
+                getattr(obj, 'pk', None) if meta else None, self._current_test or '',
             )
         else:
-            entry = LogEntry(
-                level=level, message=message, time=timezone.now(),
-                extra={'test': self._current_test} if self._current_test else {},
-            )
+            entry = LogEntry(level, message, timezone.now(), test=self._current_test or '')
         self._reporter.log(entry)
 
     def log_debug(self, message=None, obj=None):
