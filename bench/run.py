@@ -33,7 +33,7 @@ QUICK = os.environ.get('NB_BENCH_QUICK') == '1'   # fewer repetitions, for a smo
 REPS = 2 if QUICK else 5
 SLOW_REPS = 1 if QUICK else 3
 
-WORKLOAD = '''\
+WORKLOAD = """\
 from ipam.models import IPAddress
 from extras.scripts import *
 
@@ -69,13 +69,13 @@ class LogMany(Script):
 class Noop(Script):
     def run(self, data, commit):
         pass
-'''
+"""
 
-LIST_MODULE = '''\
+LIST_MODULE = """\
 from extras.scripts import *
 
 {classes}
-'''
+"""
 
 
 def say(message):
@@ -106,8 +106,9 @@ def write_workloads():
 def register_everything():
     """Register the modules with both systems; an admin user and token for the API."""
     from extras.models import ScriptModule
-    from netbox_custom_scripts.execution.modules import sync_directory
     from users.models import Token, User
+
+    from netbox_custom_scripts.execution.modules import sync_directory
 
     user = User.objects.create_user('bench', password='bench-password-1', is_superuser=True)
     token = Token(user=user, description='bench')
@@ -149,8 +150,8 @@ class Processes:
             self.stop(name)
         for index in range(count):
             self.start(f'worker{index}', 'rqworker', '--skip-checks', 'high', 'default', 'low')
-        from rq import Worker
         import django_rq
+        from rq import Worker
 
         deadline = time.monotonic() + 60
         while len(Worker.all(connection=django_rq.get_connection('default'))) < count:
@@ -377,9 +378,10 @@ def measure(client, processes):
 
 def plugin_throughput(count):
     from django.db import transaction
+    from users.models import User
+
     from netbox_custom_scripts.execution.dispatch import submit_run
     from netbox_custom_scripts.models import Script, ScriptRun
-    from users.models import User
 
     user = User.objects.get(username='bench')
     script = Script.objects.get(module__name='bench_basic', class_name='Noop')
@@ -392,10 +394,10 @@ def plugin_throughput(count):
 
 
 def builtin_throughput(count):
+    from core.models import Job
     from django.db import transaction
     from extras.jobs import ScriptJob
     from extras.models import Script
-    from core.models import Job
     from users.models import User
 
     user = User.objects.get(username='bench')

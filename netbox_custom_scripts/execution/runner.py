@@ -288,7 +288,8 @@ def finish_run(run, outcome, recorder):
         'change_count': recorder.change_count,
     }
     if recorder.progress_written is not None:
-        final.update(zip(('progress_done', 'progress_total', 'progress_message'), recorder.progress_written))
+        done, total, message = recorder.progress_written
+        final.update(progress_done=done, progress_total=total, progress_message=message)
     ScriptRun.objects.filter(pk=run.pk).update(**final)
     for field, value in final.items():
         setattr(run, field, value)
