@@ -35,7 +35,7 @@ class CustomScriptsConfig(PluginConfig):
     def ready(self):
         super().ready()
         from . import jobs  # noqa: F401  (registers the plugin's JobRunners and system jobs)
-        from .execution import schedules  # noqa: F401  (connects the next-occurrence receiver)
+        from .execution import schedules, sources  # noqa: F401  (connect their signal receivers)
 
     @classmethod
     def validate(cls, user_config, netbox_version):

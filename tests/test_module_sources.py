@@ -21,7 +21,6 @@ import sys
 import textwrap
 
 import pytest
-from core.exceptions import SyncError
 from core.models import AutoSyncRecord, DataFile, DataSource
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
@@ -396,15 +395,30 @@ def test_an_auto_synced_file_that_breaks_is_recorded_with_its_error_like_a_direc
     assert module.current_revision.number == 3
 
 
-def test_an_auto_synced_file_that_is_no_longer_text_is_refused_and_reported(repo):
+def test_an_auto_synced_file_that_is_no_longer_text_is_recorded_as_an_error(repo):
     module = sources.register_data_file(data_file(repo, 'scripts/greetings.py'), auto_sync_enabled=True)
     (repo.root / 'scripts' / 'greetings.py').write_bytes('# café\n'.encode('latin-1'))
     repo.refresh_from_db()
-    with pytest.raises(SyncError) as error:
-        repo.sync()
-    assert 'not UTF-8' in str(error.value)
+    repo.sync()  # the data source itself syncs; the module records why it cannot follow
     module.refresh_from_db()
-    assert (module.current_revision.number, module.status) == (1, ModuleStatusChoices.OK)
+    assert module.current_revision.number == 1
+    assert module.status == ModuleStatusChoices.ERROR and 'not UTF-8' in module.error
+    assert not module.is_runnable
+
+
+def test_netbox_sync_view_reports_an_unreadable_file_without_a_server_error(repo):
+    from django.test import Client
+
+    module = sources.register_data_file(data_file(repo, 'scripts/greetings.py'))
+    (repo.root / 'scripts' / 'greetings.py').write_bytes('# café\n'.encode('latin-1'))
+    repo.refresh_from_db()
+    repo.sync()
+    client = Client()
+    client.force_login(make_user('syncer', is_superuser=True))
+    response = client.post(reverse('plugins:netbox_custom_scripts:scriptmodule_sync', args=[module.pk]))
+    assert response.status_code == 302
+    module.refresh_from_db()
+    assert module.status == ModuleStatusChoices.ERROR and 'not UTF-8' in module.error
 
 
 def test_without_auto_sync_a_module_changes_only_when_synced(repo):

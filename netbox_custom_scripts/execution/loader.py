@@ -255,8 +255,9 @@ def import_module_source(name, source, content_hash, *, is_package=False, data_r
             except ScriptDefinitionError as exc:
                 errors.append(f'{cls.__name__}: {exc}')
         if errors:
+            line = _class_line(scripts, errors)  # while the module's source is still registered
             _restore(qualified, previous)
-            raise ModuleLoadError('; '.join(errors), _class_line(scripts, errors))
+            raise ModuleLoadError('; '.join(errors), line)
 
         loaded = LoadedModule(name, content_hash, module, display_name, scripts, dependencies)
         _cache[name] = loaded

@@ -25,6 +25,7 @@ from .loader import ModuleLoadError, PendingSource, forget, import_module_source
 __all__ = (
     'DirectorySyncResult',
     'delete_module',
+    'record_source_error',
     'save_source',
     'script_meta',
     'sync_directory',
@@ -113,6 +114,14 @@ def _set_module_state(module, status, error='', line=None, display_name=None):
     module.error_line = line
     if display_name is not None:
         module.display_name = display_name[:200]
+
+
+def record_source_error(module, message):
+    """A module whose new source could not even be read: it keeps its revision but cannot run until fixed."""
+    with transaction.atomic():
+        module.snapshot()
+        _set_module_state(module, ModuleStatusChoices.ERROR, message)
+        module.save()
 
 
 def save_source(name, source_code, *, source, file_path, user=None, reject_invalid=False, module=None,

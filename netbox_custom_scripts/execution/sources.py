@@ -30,7 +30,7 @@ from ..choices import ModuleSourceChoices
 from ..models import ScriptModule
 from ..models.modules import content_hash
 from .loader import ModuleLoadError, forget, import_module_source
-from .modules import check_size, plugin_settings, save_source, validate_module_name
+from .modules import check_size, plugin_settings, record_source_error, save_source, validate_module_name
 
 __all__ = (
     'STORAGE_PREFIX',
@@ -413,10 +413,17 @@ def sync_from_data_file(module):
     data_file = module.data_file or module.resolve_data_file()
     if data_file is None:
         raise _error('data_file', _('The data file of module {name} no longer exists.').format(name=module.name))
-    source_code = _data_file_text(data_file)
     if not module.pk:
+        source_code = _data_file_text(data_file)
         check_import(PreparedSource(module.name, source_code, data_file.path), 'data_file',
                      source=ModuleSourceChoices.DATA_SOURCE)
+        return
+    try:
+        source_code = _data_file_text(data_file)
+    except ValidationError as exc:
+        # Recorded on the module, as an import error would be (NetBox's sync views have no answer but a 500 for an
+        # exception here): it cannot run until its file is fixed.
+        record_source_error(module, '; '.join(exc.messages))
         return
     save_source(
         module.name, source_code, source=ModuleSourceChoices.DATA_SOURCE, file_path=data_file.path, module=module,
