@@ -56,3 +56,10 @@ def test_no_token_and_no_permission():
 def test_sync_action_needs_the_sync_permission():
     editor = make_user('editor', (ScriptModule, ['view', 'change']))
     assert api_client(editor).post(f'{MODULES_URL}sync/').status_code == 403
+
+
+def test_filter_values_the_database_rejects_are_400_not_500():
+    viewer = make_user('viewer', (Script, ['view']))
+    response = api_client(viewer).get(SCRIPTS_URL, {'last_updated': '0043-03-03T03:02:40+19:35'})
+    assert response.status_code == 400
+    assert 'database rejects' in response.json()['detail'][0]

@@ -192,3 +192,20 @@ def test_invalid_file_names_are_skipped_with_a_reason(tmp_path):
     assert 'my-script.py' in result.errors
     assert 'Invalid module name' in result.errors['my-script.py']
     assert list(ScriptModule.objects.values_list('name', flat=True)) == ['ok']
+
+
+def test_a_variable_named_like_a_meta_option_is_reported_not_a_crash(tmp_path):
+    write(tmp_path, 'shadow.py', """
+        from netbox_custom_scripts.scripts import Script, StringVar
+
+        class Shadow(Script):
+            name = StringVar()
+
+            def run(self, data, commit):
+                pass
+    """)
+    write(tmp_path, 'fine.py', HELLO)
+    result = sync_directory(root=str(tmp_path))
+    shadow = ScriptModule.objects.get(name='shadow')
+    assert shadow.status == ModuleStatusChoices.ERROR and "'name'" in shadow.error
+    assert 'fine' in result.created and ScriptModule.objects.get(name='fine').is_runnable

@@ -64,3 +64,20 @@ def test_sync_button_needs_the_sync_permission():
     syncer = make_user('syncer', (ScriptModule, ['view', 'sync']))
     response = client_for(syncer).post(url)
     assert response.status_code == 302
+
+
+def test_hidden_scripts_are_listed_only_for_script_editors():
+    from rest_framework.test import APIClient
+
+    from .utils import token_header
+
+    runner = make_user('runner', (Script, ['view', 'run']))
+    editor = make_user('editor', (Script, ['view', 'change']))
+    assert 'Maintenance' not in client_for(runner).get(SCRIPT_LIST).content.decode()
+    assert 'Maintenance' in client_for(editor).get(SCRIPT_LIST).content.decode()
+    hidden = Script.objects.get(class_name='Maintenance')
+    assert client_for(runner).get(hidden.get_absolute_url()).status_code == 200  # not a permission
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=token_header(runner))
+    names = {s['full_name'] for s in api.get('/api/plugins/custom-scripts/scripts/').json()['results']}
+    assert 'behaviours.Maintenance' not in names and 'basic.Hello' in names

@@ -201,8 +201,10 @@ def _find_scripts(module):
     for cls in getattr(module, 'script_order', ()) or ():
         if isinstance(cls, type) and cls.__name__ in found and cls not in ordered:
             ordered.append(cls)
+    # Sorted by Meta.name read directly: a (forbidden, later reported) variable called `name` shadows cls.name.
     rest = sorted(
-        (cls for cls in found.values() if cls not in ordered), key=lambda cls: (cls.name.lower(), cls.__name__)
+        (cls for cls in found.values() if cls not in ordered),
+        key=lambda cls: (str(getattr(cls.Meta, 'name', None) or cls.__name__).lower(), cls.__name__),
     )
     return ordered + rest
 

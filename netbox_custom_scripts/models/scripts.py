@@ -3,10 +3,21 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from netbox.models import NetBoxModel
 from netbox.models.features import JobsMixin
+from utilities.querysets import RestrictedQuerySet
 
 __all__ = (
     'Script',
 )
+
+
+class ScriptQuerySet(RestrictedQuerySet):
+
+    def listed_for(self, user):
+        """What script lists show `user`: active scripts, without Meta.hidden ones unless they may change scripts."""
+        queryset = self.filter(is_active=True)
+        if not user.has_perm('netbox_custom_scripts.change_script'):
+            queryset = queryset.exclude(meta__hidden=True)
+        return queryset
 
 
 class Script(JobsMixin, NetBoxModel):
@@ -53,6 +64,8 @@ class Script(JobsMixin, NetBoxModel):
         blank=True,
         help_text=_("Description of the script's input variables"),
     )
+
+    objects = ScriptQuerySet.as_manager()
 
     class Meta:
         ordering = ('module__name', 'weight', 'name')

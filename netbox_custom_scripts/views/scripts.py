@@ -27,7 +27,7 @@ __all__ = (
 
 @register_model_view(Script, 'list', path='', detail=False)
 class ScriptListView(generic.ObjectListView):
-    queryset = Script.objects.filter(is_active=True).select_related('module').annotate(
+    queryset = Script.objects.select_related('module').annotate(
         last_run_id=Subquery(ScriptRun.objects.filter(script=OuterRef('pk')).order_by('-pk').values('pk')[:1]),
     )
     filterset = filtersets.ScriptFilterSet
@@ -37,6 +37,7 @@ class ScriptListView(generic.ObjectListView):
 
     def get(self, request, *args, **kwargs):
         sync_directory()
+        self.queryset = self.queryset.listed_for(request.user)
         return super().get(request, *args, **kwargs)
 
 

@@ -13,6 +13,7 @@ from ...models import ModuleRevision, ScriptModule
 __all__ = (
     'ModuleRevisionSerializer',
     'ModuleRevisionSourceSerializer',
+    'CustomScriptModuleSerializer',
     'ScriptModuleSerializer',
 )
 
@@ -27,7 +28,7 @@ def _api_error(exc):
     return serializers.ValidationError({'source_code': exc.messages})
 
 
-class ScriptModuleSerializer(NetBoxModelSerializer):
+class CustomScriptModuleSerializer(NetBoxModelSerializer):
     """
     A script module. Created from `source_code` (text, e.g. JSON), `file` (a multipart upload) or `data_file` (a
     NetBox DataFile, with `auto_sync_enabled`); `name` defaults to the file name. An update may replace an uploaded
@@ -204,3 +205,8 @@ class ModuleRevisionSourceSerializer(ModuleRevisionSerializer):
 
     class Meta(ModuleRevisionSerializer.Meta):
         fields = (*ModuleRevisionSerializer.Meta.fields, 'source_code')
+
+
+# The name NetBox looks a model's serializer up by; the class is named apart from NetBox's own ScriptModuleSerializer
+# so the two do not collide in the OpenAPI schema.
+ScriptModuleSerializer = CustomScriptModuleSerializer

@@ -5,11 +5,12 @@ from ...models import Script
 from .modules import ScriptModuleSerializer
 
 __all__ = (
+    'CustomScriptSerializer',
     'ScriptSerializer',
 )
 
 
-class ScriptSerializer(NetBoxModelSerializer):
+class CustomScriptSerializer(NetBoxModelSerializer):
     module = ScriptModuleSerializer(nested=True, read_only=True)
     full_name = serializers.CharField(read_only=True)
 
@@ -21,3 +22,7 @@ class ScriptSerializer(NetBoxModelSerializer):
         )
         brief_fields = ('id', 'url', 'display', 'full_name', 'name', 'description')
         read_only_fields = ('class_name', 'name', 'description', 'is_active', 'meta', 'variables')
+
+
+# The name NetBox looks a model's serializer up by (see modules.py).
+ScriptSerializer = CustomScriptSerializer

@@ -11,14 +11,14 @@ from ... import filtersets
 from ...execution.dispatch import enqueue_directory_sync
 from ...models import ScriptModule
 from .. import serializers
-from .root import SyncOnListMixin
+from .root import PluginViewSetMixin, SyncOnListMixin
 
 __all__ = (
     'ScriptModuleViewSet',
 )
 
 
-class ScriptModuleViewSet(SyncOnListMixin, NetBoxModelViewSet):
+class ScriptModuleViewSet(PluginViewSetMixin, SyncOnListMixin, NetBoxModelViewSet):
     """
     Script modules. POST creates one from `source_code` (JSON), an uploaded `file` (multipart) or a `data_file`;
     PUT/PATCH replaces an uploaded module's source (a new revision when it changed); DELETE removes a module with its

@@ -1,3 +1,4 @@
+from django.db import DataError
 from rest_framework import exceptions
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.routers import APIRootView
@@ -9,6 +10,7 @@ from ...execution.modules import sync_directory
 __all__ = (
     'ActionPermissionMixin',
     'CustomScriptsRootView',
+    'PluginViewSetMixin',
     'SyncOnListMixin',
 )
 
@@ -24,6 +26,25 @@ class SyncOnListMixin:
     def list(self, request, *args, **kwargs):
         sync_directory()
         return super().list(request, *args, **kwargs)
+
+
+class PluginViewSetMixin:
+    """What every viewset of the plugin does on top of NetBox's."""
+
+    def filter_queryset(self, queryset):
+        # The list filters belong to the list: a run's or module's own endpoints reuse names such as `q` and
+        # `level` for their lines, and must not lose the object to a list filter.
+        if self.action != 'list':
+            return queryset
+        return super().filter_queryset(queryset)
+
+    def handle_exception(self, exc):
+        # A filter value the database cannot take (a regular expression that does not compile, a date out of
+        # range) is the client's error, not a server error.
+        if isinstance(exc, DataError):
+            message = str(exc).strip().splitlines()[0] if str(exc).strip() else 'invalid value'
+            exc = exceptions.ValidationError({'detail': [f'A query value the database rejects: {message}']})
+        return super().handle_exception(exc)
 
 
 class _ModelActionPermission(BasePermission):

@@ -22,7 +22,7 @@ from ...execution.watchdog import reap_stale_runs
 from ...models import Schedule, ScriptRun
 from ...scripting.log import LOG_LEVELS
 from .. import serializers
-from .root import ActionPermissionMixin
+from .root import ActionPermissionMixin, PluginViewSetMixin
 from .scripts import input_error_response
 
 __all__ = (
@@ -31,7 +31,8 @@ __all__ = (
 )
 
 
-class ScriptRunViewSet(ActionPermissionMixin, drf_mixins.DestroyModelMixin, NetBoxReadOnlyModelViewSet):
+class ScriptRunViewSet(PluginViewSetMixin, ActionPermissionMixin, drf_mixins.DestroyModelMixin,
+                       NetBoxReadOnlyModelViewSet):
     """Runs: list, retrieve, delete; their log, changes, files and output; cancel, re-run and apply."""
     queryset = ScriptRun.objects.select_related('script__module', 'user', 'revision')
     serializer_class = serializers.ScriptRunSerializer
@@ -43,13 +44,6 @@ class ScriptRunViewSet(ActionPermissionMixin, drf_mixins.DestroyModelMixin, NetB
         if self.action == 'list' and not self.brief:
             queryset = queryset.defer('traceback')
         return queryset
-
-    def filter_queryset(self, queryset):
-        # The run filters apply to the list; a run's own endpoints (log, changes, ...) use the same query
-        # parameter names (`q`, `level`) for their lines.
-        if self.action != 'list':
-            return queryset
-        return super().filter_queryset(queryset)
 
     def retrieve(self, request, *args, **kwargs):
         run = self.get_object()
@@ -187,7 +181,7 @@ class ScriptRunViewSet(ActionPermissionMixin, drf_mixins.DestroyModelMixin, NetB
         return self._rerun(request, commit=True)
 
 
-class ScheduleViewSet(ActionPermissionMixin, NetBoxModelViewSet):
+class ScheduleViewSet(PluginViewSetMixin, ActionPermissionMixin, NetBoxModelViewSet):
     """Schedules: repeating (interval or cron) or one-off runs of a script, with pause and resume."""
     queryset = Schedule.objects.select_related('script__module', 'user')
     serializer_class = serializers.ScheduleSerializer

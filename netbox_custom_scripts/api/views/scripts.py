@@ -17,7 +17,7 @@ from ...execution.errors import RunRefused
 from ...execution.inputs import InputError
 from ...models import Script
 from .. import serializers
-from .root import ActionPermissionMixin, SyncOnListMixin
+from .root import ActionPermissionMixin, PluginViewSetMixin, SyncOnListMixin
 
 __all__ = (
     'ScriptViewSet',
@@ -35,13 +35,19 @@ def input_error_response(exc):
     return Response(body, status=status.HTTP_400_BAD_REQUEST)
 
 
-class ScriptViewSet(ActionPermissionMixin, SyncOnListMixin, NetBoxReadOnlyModelViewSet):
+class ScriptViewSet(PluginViewSetMixin, ActionPermissionMixin, SyncOnListMixin, NetBoxReadOnlyModelViewSet):
     queryset = Script.objects.select_related('module')
     serializer_class = serializers.ScriptSerializer
     filterset_class = filtersets.ScriptFilterSet
     # Scripts are addressed by ID or by `module.Class`, as in NetBox.
     lookup_value_regex = '[^/]+'
     action_permissions = {'run': 'run'}
+
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        if self.action == 'list':
+            queryset = queryset.listed_for(self.request.user)
+        return queryset
 
     def get_object(self):
         value = self.kwargs[self.lookup_field]
