@@ -1,4 +1,4 @@
-from django.db import DataError
+from django.db import DataError, transaction
 from rest_framework import exceptions
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.routers import APIRootView
@@ -37,6 +37,11 @@ class PluginViewSetMixin:
         if self.action != 'list':
             return queryset
         return super().filter_queryset(queryset)
+
+    def list(self, request, *args, **kwargs):
+        # In a savepoint, so that a value the database rejects (below) leaves an enclosing transaction usable.
+        with transaction.atomic():
+            return super().list(request, *args, **kwargs)
 
     def handle_exception(self, exc):
         # A filter value the database cannot take (a regular expression that does not compile, a date out of
