@@ -13,6 +13,8 @@ class CustomScriptsConfig(PluginConfig):
     version = __version__
     author = 'netbox-custom-scripts developers'
     base_url = 'custom-scripts'
+    # The list in graphql/schema.py (the default path would find the module `schema`, not the list in it).
+    graphql_schema = 'graphql.schema.schema'
     # Keep in step with COMPATIBILITY.md.
     min_version = '4.7.0'
     max_version = '4.7.99'

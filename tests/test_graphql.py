@@ -1,0 +1,54 @@
+"""
+GraphQL: modules, scripts and runs can be read through NetBox's /graphql/ endpoint, with NetBox's object
+permissions applied.
+"""
+import pytest
+from rest_framework.test import APIClient
+
+from netbox_custom_scripts.choices import RunSourceChoices
+from netbox_custom_scripts.execution.dispatch import submit_run
+from netbox_custom_scripts.execution.modules import sync_directory
+from netbox_custom_scripts.models import Script, ScriptModule, ScriptRun
+
+from .utils import make_user, token_header
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+QUERY = """
+{
+  custom_script_module_list { name status scripts { class_name } }
+  custom_script_list { name full_name module { name } }
+  custom_script_run_list { id status commit script { full_name } log_counts }
+}
+"""
+
+
+def query(user, text=QUERY):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=token_header(user))
+    response = client.post('/graphql/', {'query': text}, format='json')
+    assert response.status_code == 200, response.content
+    assert 'errors' not in response.json(), response.json()['errors']
+    return response.json()
+
+
+def test_read_modules_scripts_and_runs():
+    sync_directory()
+    admin = make_user('admin', is_superuser=True)
+    submit_run(Script.objects.get(class_name='Hello'), user=admin, source=RunSourceChoices.CLI, immediate=True)
+    data = query(admin)['data']
+    basic = next(m for m in data['custom_script_module_list'] if m['name'] == 'basic')
+    assert basic['status'] == 'ok' and {s['class_name'] for s in basic['scripts']} == {'Hello', 'Count'}
+    assert {'full_name': 'basic.Hello', 'name': 'Say hello', 'module': {'name': 'basic'}} in data['custom_script_list']
+    run = data['custom_script_run_list'][0]
+    assert run['script']['full_name'] == 'basic.Hello' and run['status'] == 'completed'
+
+
+def test_permissions_apply():
+    sync_directory()
+    hello = Script.objects.get(class_name='Hello')
+    viewer = make_user('viewer', (Script, ['view'], {'id': hello.pk}), (ScriptModule, ['view']))
+    data = query(viewer)['data']
+    assert [s['full_name'] for s in data['custom_script_list']] == ['basic.Hello']
+    assert data['custom_script_run_list'] == []  # no permission on runs: none shown
+    assert ScriptRun.objects.count() == 0
