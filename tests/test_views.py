@@ -81,3 +81,37 @@ def test_hidden_scripts_are_listed_only_for_script_editors():
     api.credentials(HTTP_AUTHORIZATION=token_header(runner))
     names = {s['full_name'] for s in api.get('/api/plugins/custom-scripts/scripts/').json()['results']}
     assert 'behaviours.Maintenance' not in names and 'basic.Hello' in names
+
+
+@pytest.mark.django_db(transaction=True)
+def test_script_list_groups_by_module_with_last_runs_and_broken_modules(tmp_path, settings):
+    from netbox_custom_scripts.choices import RunSourceChoices
+    from netbox_custom_scripts.execution.dispatch import submit_run
+
+    admin = make_user('admin', is_superuser=True)
+    sync_directory()
+    submit_run(Script.objects.get(class_name='Hello'), user=admin, source=RunSourceChoices.CLI, immediate=True)
+    (tmp_path / 'broken.py').write_text('def oops(:\n')
+    (tmp_path / 'good.py').write_text('from netbox_custom_scripts.scripts import Script\n\nclass Zed(Script):\n'
+                                      '    pass\n\nclass Alpha(Script):\n    pass\n')
+    plugin = dict(settings.PLUGINS_CONFIG['netbox_custom_scripts'], scripts_dir=str(tmp_path))
+    settings.PLUGINS_CONFIG = {**settings.PLUGINS_CONFIG, 'netbox_custom_scripts': plugin}
+    page = client_for(admin).get(SCRIPT_LIST).content.decode()
+    assert page.index('data-script="good.Alpha"') < page.index('data-script="good.Zed"')  # alphabetical
+    assert 'Syntax error' in page and 'module-error' in page  # the broken module, with its error
+    filtered = client_for(admin).get(SCRIPT_LIST, {'q': 'zed'}).content.decode()
+    assert 'good.Zed' in filtered and 'good.Alpha' not in filtered and 'module-error' not in filtered
+
+
+@pytest.mark.django_db(transaction=True)
+def test_last_run_shown(settings):
+    from netbox_custom_scripts.choices import RunSourceChoices
+    from netbox_custom_scripts.execution.dispatch import submit_run
+
+    admin = make_user('admin', is_superuser=True)
+    sync_directory()
+    run = submit_run(Script.objects.get(class_name='Hello'), user=admin, source=RunSourceChoices.CLI,
+                     immediate=True)
+    page = client_for(admin).get(SCRIPT_LIST).content.decode()
+    row = page[page.index('data-script="basic.Hello"'):][:1500]
+    assert run.get_absolute_url() in row and 'Completed' in row

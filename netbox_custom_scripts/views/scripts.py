@@ -2,20 +2,20 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import OuterRef, Subquery
 from django.http import QueryDict
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
-from netbox.object_actions import BulkExport
+from django.views.generic import View
 from netbox.views import generic
-from utilities.views import ViewTab, register_model_view
+from utilities.views import ContentTypePermissionRequiredMixin, ViewTab, register_model_view
 
 from .. import filtersets, forms, tables
-from ..choices import RunSourceChoices
+from ..choices import ModuleStatusChoices, RunSourceChoices, RunStatusChoices
 from ..execution.dispatch import submit_run
 from ..execution.errors import RunRefused
 from ..execution.inputs import InputError, build_form, form_initial_from_inputs
 from ..execution.loader import get_script_class
 from ..execution.modules import sync_directory
-from ..models import Script, ScriptRun
+from ..models import Script, ScriptModule, ScriptRun
 
 __all__ = (
     'ScriptListView',
@@ -26,19 +26,48 @@ __all__ = (
 
 
 @register_model_view(Script, 'list', path='', detail=False)
-class ScriptListView(generic.ObjectListView):
-    queryset = Script.objects.select_related('module').annotate(
-        last_run_id=Subquery(ScriptRun.objects.filter(script=OuterRef('pk')).order_by('-pk').values('pk')[:1]),
-    )
-    filterset = filtersets.ScriptFilterSet
-    filterset_form = forms.ScriptFilterForm
-    table = tables.ScriptTable
-    actions = (BulkExport,)
+class ScriptListView(ContentTypePermissionRequiredMixin, View):
+    """
+    The scripts, grouped by module in list order (script_order, then alphabetical), with their last run and a way
+    to run them; modules that do not load are shown with their error. Scripts are records: nothing is imported.
+    """
+    def get_required_permission(self):
+        return 'netbox_custom_scripts.view_script'
 
-    def get(self, request, *args, **kwargs):
+    def get(self, request):
         sync_directory()
-        self.queryset = self.queryset.listed_for(request.user)
-        return super().get(request, *args, **kwargs)
+        last_runs = ScriptRun.objects.restrict(request.user, 'view').filter(script=OuterRef('pk')).order_by('-pk')
+        scripts = Script.objects.restrict(request.user, 'view').listed_for(request.user).select_related(
+            'module'
+        ).annotate(
+            last_run_id=Subquery(last_runs.values('pk')[:1]),
+            last_run_status=Subquery(last_runs.values('status')[:1]),
+            last_run_created=Subquery(last_runs.values('created')[:1]),
+        ).order_by('module__name', 'weight', 'name')
+        filterset = filtersets.ScriptFilterSet(request.GET, queryset=scripts)
+        scripts = filterset.qs if filterset.is_valid() else scripts.none()
+        filtering = any(request.GET.get(key) for key in filterset.filters)
+
+        modules = {}
+        for script in scripts:
+            modules.setdefault(script.module, []).append(script)
+        if not filtering:
+            # Modules that do not load (or lost their file) are listed with their error even without scripts.
+            for module in ScriptModule.objects.restrict(request.user, 'view').exclude(
+                status=ModuleStatusChoices.OK
+            ).order_by('name'):
+                modules.setdefault(module, [])
+        groups = sorted(modules.items(), key=lambda item: (str(item[0]).lower(), item[0].name))
+        return render(request, 'netbox_custom_scripts/script_list.html', {
+            'groups': groups,
+            'script_count': sum(len(group) for __, group in groups),
+            'filter_form': forms.ScriptFilterForm(request.GET),
+            'query': request.GET.get('q', ''),
+            'filtering': filtering,
+            'status_colors': RunStatusChoices.colors,
+            'status_labels': dict(RunStatusChoices),
+            'can_add_module': request.user.has_perm('netbox_custom_scripts.add_scriptmodule'),
+        })
 
 
 def _initial_values(request, script, script_class):

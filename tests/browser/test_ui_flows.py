@@ -62,7 +62,7 @@ def test_new_branch_dry_run_review_and_apply(live_server, rq_worker, page, scree
     screenshot('01-home')
     page.get_by_text('Custom Scripts', exact=True).first.click()
     page.locator('a[href="/plugins/custom-scripts/scripts/"]').first.click()
-    expect(page.locator('table')).to_contain_text('New Branch')
+    expect(page.locator('.script-module').first).to_contain_text('New Branch')
     screenshot('02-scripts')
 
     page.get_by_role('link', name='New Branch').first.click()
