@@ -17,6 +17,19 @@ menu = PluginMenu(
                 permissions=['netbox_custom_scripts.view_scriptrun'],
             ),
             PluginMenuItem(
+                link='plugins:netbox_custom_scripts:schedule_list',
+                link_text=_('Schedules'),
+                permissions=['netbox_custom_scripts.view_schedule'],
+                buttons=(
+                    PluginMenuButton(
+                        link='plugins:netbox_custom_scripts:schedule_add',
+                        title=_('Add'),
+                        icon_class='mdi mdi-plus-thick',
+                        permissions=['netbox_custom_scripts.add_schedule'],
+                    ),
+                ),
+            ),
+            PluginMenuItem(
                 link='plugins:netbox_custom_scripts:scriptmodule_list',
                 link_text=_('Modules'),
                 permissions=['netbox_custom_scripts.view_scriptmodule'],

@@ -57,3 +57,6 @@ def test_prefilled_form_and_update_diff(site):
     removed, added = change.diff
     assert removed['name'] == 'Old name' and added['name'] == 'New name'
     assert 'slug' not in added  # only what changed
+    assert change.diff_rows == [('name', 'Old name', 'New name')]
+    page = client.get(f'/plugins/custom-scripts/runs/{run.pk}/changes/').content.decode()
+    assert f'href="{site.get_absolute_url()}"' in page and '&quot;New name&quot;' in page

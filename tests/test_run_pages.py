@@ -111,7 +111,7 @@ def test_run_page_log_changes_and_dry_run_apply(scripts, admin):
                           {'level': 'success', 'q': 'ui-1'}).content.decode()
     assert 'Created ui-1' in filtered and 'Created ui-0' not in filtered
     changes = client.get(reverse('plugins:netbox_custom_scripts:scriptrun_changes', args=[run.pk])).content.decode()
-    assert 'would be made, and were rolled back' in changes and changes.count('class="card run-change"') == 2
+    assert 'would be made, and were rolled back' in changes and changes.count('class="list-group-item run-change"') == 2
     output = client.get(reverse('plugins:netbox_custom_scripts:scriptrun_output', args=[run.pk]), {'export': 1})
     assert output['Content-Disposition'].endswith('.json"')
 

@@ -115,3 +115,15 @@ def test_last_run_shown(settings):
     page = client_for(admin).get(SCRIPT_LIST).content.decode()
     row = page[page.index('data-script="basic.Hello"'):][:1500]
     assert run.get_absolute_url() in row and 'Completed' in row
+
+
+def test_menu_lists_every_section_for_an_admin():
+    admin = make_user('admin', is_superuser=True)
+    page = client_for(admin).get(SCRIPT_LIST).content.decode()
+    for url in ('/plugins/custom-scripts/scripts/', '/plugins/custom-scripts/runs/',
+                '/plugins/custom-scripts/schedules/', '/plugins/custom-scripts/modules/',
+                '/plugins/custom-scripts/schedules/add/', '/plugins/custom-scripts/modules/add/'):
+        assert f'href="{url}"' in page, url
+    for url in ('/plugins/custom-scripts/schedules/', '/plugins/custom-scripts/schedules/add/',
+                '/plugins/custom-scripts/runs/'):
+        assert client_for(admin).get(url).status_code == 200, url

@@ -346,6 +346,34 @@ class RunChange(models.Model):
         added = {k: after.get(k) for k in keys if before.get(k) != after.get(k) and k in after}
         return removed, added
 
+    @property
+    def diff_rows(self):
+        """(attribute, before, after) for each attribute that changed; empty values of a new object are left out."""
+        before = self.prechange_data or {}
+        after = self.postchange_data or {}
+        rows = []
+        for key in sorted(set(before) | set(after)):
+            old, new = before.get(key), after.get(key)
+            if old == new or (self.action == 'create' and new in (None, '', [], {})):
+                continue
+            rows.append((key, old, new))
+        return rows
+
+    @property
+    def link_key(self):
+        return (self.object_type_id, self.object_id)
+
+    @property
+    def url(self):
+        """The object's page (if it exists: see the views), resolved when shown."""
+        model = self.object_type.model_class() if self.object_type_id else None
+        if model is None or self.object_id is None:
+            return ''
+        try:
+            return reverse(get_viewname(model), args=[self.object_id])
+        except NoReverseMatch:
+            return ''
+
 
 class RunFile(models.Model):
     """A file a script attached to its run with save_file()."""

@@ -37,6 +37,7 @@ __all__ = (
 )
 
 LOG_PAGE_SIZE = 100
+CHANGES_PAGE_SIZE = 100
 MAX_LOG_PAGE_SIZE = 1000
 
 
@@ -138,16 +139,20 @@ class ScriptRunLogView(RunLiveMixin, View):
 @register_model_view(ScriptRun, 'changes', path='changes')
 class ScriptRunChangesView(generic.ObjectView):
     queryset = ScriptRun.objects.all()
+    actions = (DeleteObject,)
     template_name = 'netbox_custom_scripts/scriptrun/changes.html'
     tab = ViewTab(label=_('Changes'), badge=lambda run: run.change_count, weight=500)
 
     def get_extra_context(self, request, instance):
-        return {'changes': instance.changes.select_related('object_type')}
+        changes = instance.changes.select_related('object_type').order_by('id')
+        page = Paginator(changes, CHANGES_PAGE_SIZE).get_page(request.GET.get('page'))
+        return {'changes': page.object_list, 'page': page, 'linkable': existing_objects(page.object_list)}
 
 
 @register_model_view(ScriptRun, 'output', path='output')
 class ScriptRunOutputView(generic.ObjectView):
     queryset = ScriptRun.objects.all()
+    actions = (DeleteObject,)
     template_name = 'netbox_custom_scripts/scriptrun/output.html'
     tab = ViewTab(label=_('Output'), visible=lambda run: bool(run.output), weight=510)
 
@@ -165,6 +170,7 @@ class ScriptRunOutputView(generic.ObjectView):
 @register_model_view(ScriptRun, 'files', path='files')
 class ScriptRunFilesView(generic.ObjectView):
     queryset = ScriptRun.objects.all()
+    actions = (DeleteObject,)
     template_name = 'netbox_custom_scripts/scriptrun/files.html'
     tab = ViewTab(label=_('Files'), badge=lambda run: run.files.count(), hide_if_empty=True, weight=520)
 

@@ -184,6 +184,7 @@ class ScriptSourceView(generic.ObjectView):
     queryset = Script.objects.select_related('module__current_revision')
     template_name = 'netbox_custom_scripts/script/source.html'
     tab = ViewTab(label=_('Source'), weight=500)
+    actions = ()
 
 
 @register_model_view(Script, 'runs', path='runs')
