@@ -14,8 +14,12 @@ CHROMIUM = os.environ.get('NBCS_CHROMIUM', '/usr/bin/chromium')
 os.environ.setdefault('DJANGO_ALLOW_ASYNC_UNSAFE', 'true')
 
 
-@pytest.fixture(scope='session')
+@pytest.fixture(scope='package')
 def browser():
+    """
+    One Chromium for the browser tests, closed when they end: while Playwright's loop is alive this thread counts
+    as async, and later tests (GraphQL's sync execution, the ORM) would refuse to run.
+    """
     if not shutil.which(CHROMIUM):
         pytest.skip(f'Chromium not found at {CHROMIUM}: apt-get install chromium (make test installs it as root)')
     from playwright.sync_api import sync_playwright

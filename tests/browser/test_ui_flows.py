@@ -33,11 +33,15 @@ def admin():
 
 def pick(page, field_id, text):
     """Choose an option of NetBox's API-backed select (TomSelect): type, wait for the match, take it."""
-    page.click(f'#{field_id}-ts-control')
-    page.keyboard.type(text)
+    control = page.locator(f'#{field_id}-ts-control')
+    control.click()
+    control.press_sequentially(text)
     expect(page.locator(f'#{field_id}-ts-dropdown .option.active', has_text=text)).to_be_visible()
-    page.keyboard.press('Enter')
+    control.press('Enter')
     expect(page.locator(f'#{field_id}')).not_to_have_value('')
+    # Close the dropdown so that it cannot take the keystrokes meant for the next field.
+    control.press('Escape')
+    expect(page.locator(f'#{field_id}-ts-dropdown')).to_be_hidden()
 
 
 def wait_for_status(page, label, timeout=60000):
