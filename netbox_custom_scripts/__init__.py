@@ -32,12 +32,15 @@ class CustomScriptsConfig(PluginConfig):
         'max_file_size': 10 * 1024 * 1024,
         # Runs older than this many days are deleted by the housekeeping job (None: keep forever).
         'run_retention_days': 90,
+        # True: committing a run needs the `commit` permission action; a user with only `run` may dry-run and submit
+        # committed runs for approval. Meta.commit_requires_permission overrides it per script.
+        'commit_requires_permission': False,
     }
 
     def ready(self):
         super().ready()
         from . import jobs  # noqa: F401  (registers the plugin's JobRunners and system jobs)
-        from .execution import schedules, sources  # noqa: F401  (connect their signal receivers)
+        from .execution import approvals, schedules, sources  # noqa: F401  (signal receivers, event types)
 
     @classmethod
     def validate(cls, user_config, netbox_version):
@@ -67,6 +70,8 @@ def validate_settings(settings):
         value = settings[key]
         if value is not None and (type(value) is not int or value < 1):
             fail(key, 'a positive integer or None')
+    if not isinstance(settings['commit_requires_permission'], bool):
+        fail('commit_requires_permission', 'True or False')
     for key in ('max_module_size', 'max_file_size'):
         if type(settings[key]) is not int or settings[key] < 1:
             fail(key, 'a positive integer (bytes)')

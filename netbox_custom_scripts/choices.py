@@ -39,6 +39,10 @@ class RunStatusChoices(ChoiceSet):
     ERRORED = 'errored'          # uncaught exception, or the worker died
     TIMED_OUT = 'timed_out'
     CANCELLED = 'cancelled'
+    # Approval: a committed run that needs approval first runs as a dry run, then waits for a reviewer.
+    AWAITING_APPROVAL = 'awaiting_approval'
+    APPROVED = 'approved'        # its committed run was started
+    REJECTED = 'rejected'
 
     CHOICES = (
         (PENDING, _('Pending'), 'cyan'),
@@ -50,11 +54,16 @@ class RunStatusChoices(ChoiceSet):
         (ERRORED, _('Errored'), 'red'),
         (TIMED_OUT, _('Timed out'), 'red'),
         (CANCELLED, _('Cancelled'), 'gray'),
+        (AWAITING_APPROVAL, _('Awaiting approval'), 'yellow'),
+        (APPROVED, _('Approved'), 'teal'),
+        (REJECTED, _('Rejected'), 'red'),
     )
 
     WAITING = (PENDING, SCHEDULED)
     ACTIVE = (PENDING, SCHEDULED, RUNNING)
-    TERMINAL = (COMPLETED, FAILED, ABORTED, ERRORED, TIMED_OUT, CANCELLED)
+    # Ended: its job will not run again. An awaiting-approval run has run its dry run but is still open.
+    TERMINAL = (COMPLETED, FAILED, ABORTED, ERRORED, TIMED_OUT, CANCELLED, APPROVED, REJECTED)
+    SETTLED = (*TERMINAL, AWAITING_APPROVAL)
 
 
 class RunSourceChoices(ChoiceSet):
@@ -115,4 +124,17 @@ class NotificationChoices(ChoiceSet):
         (ALWAYS, _('Always')),
         (ON_FAILURE, _('On failure')),
         (NEVER, _('Never')),
+    )
+
+
+class HealthChoices(ChoiceSet):
+    """A script's health: the result of its own tests at their last run."""
+    UNKNOWN = 'unknown'
+    PASSING = 'passing'
+    FAILING = 'failing'
+
+    CHOICES = (
+        (UNKNOWN, _('Not tested'), 'gray'),
+        (PASSING, _('Passing'), 'green'),
+        (FAILING, _('Failing'), 'red'),
     )

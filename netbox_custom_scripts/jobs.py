@@ -49,7 +49,7 @@ class RunScriptJob(JobRunner):
             if run.traceback:
                 self.logger.error(run.traceback)
             raise ScriptRunErrored(run.error)
-        if run.status != RunStatusChoices.COMPLETED:
+        if run.status not in (RunStatusChoices.COMPLETED, RunStatusChoices.AWAITING_APPROVAL):
             self.job.error = run.error or run.get_status_display()
             raise JobFailed()
 

@@ -16,10 +16,11 @@ from ..choices import RunSourceChoices, RunStatusChoices
 from ..jobs import RunScriptJob, SyncModulesJob
 from ..models import Script, ScriptRun
 from .errors import RunRefused
-from .inputs import InputError, validate_inputs
+from .inputs import InputError, ValidatedInputs, validate_inputs
 from .loader import get_script_class
 from .modules import plugin_settings
-from .runner import build_run_request
+from .policy import apply_policy
+from .runner import build_run_request, companion_tests
 from .secrets import seal
 
 __all__ = (
@@ -74,18 +75,30 @@ def check_schedule(script_class, schedule_at, interval, cron, secrets, recurring
         raise InputError(errors)
 
 
-def _job_timeout(script_class):
-    return script_class.job_timeout_seconds() or plugin_settings()['default_job_timeout']
+def _check_approval_request(script_class, inputs, files, schedule_at, interval, cron):
+    """A run that waits for approval must be carried out later from its stored inputs alone."""
+    if schedule_at or interval or cron:
+        raise InputError({'cron' if cron else 'interval' if interval else 'schedule_at': [
+            _('Committed runs of this script need approval; submit it now and it runs once approved.')
+        ]})
+    unstored = sorted(set(inputs.secrets) | set(files or {}))
+    if unstored:
+        message = _('Committed runs of this script need approval, and secret or file inputs are never stored, so '
+                    'they cannot wait for it. Run it as a dry run, or ask for the permission to commit.')
+        raise InputError({name: [message] for name in unstored})
 
 
 def submit_run(script, *, user, data=None, files=None, commit=None, source, http_request=None, schedule_at=None,
                interval=None, cron=None, notifications=None, rerun_of=None, immediate=False, schedule=None,
-               on_created=None, event=None):
+               on_created=None, event=None, queue=None, approval_of=None, health_check=False):
     """
     Start a run of `script` as `user`. Returns the new ScriptRun (pending, scheduled, or - with `immediate` - already
     finished). Raises PermissionDenied, InputError (per-variable messages) or RunRefused; nothing is written then.
     With `interval` or `cron`, a Schedule is created and its first run returned. `on_created(run)` is called once
     the run record is committed, before an immediate run executes (the CLI follows its log from there).
+    A committed run that its policy says needs approval is recorded as a dry run that requests approval
+    (see approvals.py); `approval_of` is the approved request whose committed run this is. A `health_check` run
+    executes the script's own test_* methods in a transaction that is always rolled back.
     """
     if source == RunSourceChoices.EVENT:
         # Authorised by the event rule (configuring one needs NetBox's event-rule permissions); attributed to the
@@ -97,17 +110,28 @@ def submit_run(script, *, user, data=None, files=None, commit=None, source, http
     if not script.is_active:
         raise RunRefused(_('Script {name} no longer exists in its module.').format(name=script.full_name))
     script_class = get_script_class(script)
-    inputs = validate_inputs(script_class, data, files, user=user)
+    if health_check:
+        if not script_class.test_method_names() and not companion_tests(script):
+            raise RunRefused(_('{name} has no tests (test_* methods) to run.').format(name=script.full_name))
+        inputs, commit = ValidatedInputs(cleaned={}, stored={}), False
+    else:
+        inputs = validate_inputs(script_class, data, files, user=user)
     check_schedule(script_class, schedule_at, interval, cron, inputs.secrets)
     commit = script_class.commit_default if commit is None else bool(commit)
     notifications = notifications or script_class.notifications_default
+    plan = apply_policy(
+        script, script_class, user=user, source=source, commit=commit, queue=queue,
+        approved=approval_of is not None or health_check,  # a health check never writes: no policy to apply
+    )
+    if plan.approval:
+        _check_approval_request(script_class, inputs, files, schedule_at, interval, cron)
 
     if interval or cron:
         from .schedules import create_schedule  # schedules are built on this module
 
         schedule = create_schedule(
             script, user=user, inputs=data or {}, commit=commit, start_at=schedule_at, interval=interval, cron=cron,
-            notifications=notifications,
+            notifications=notifications, health_check=health_check,
         )
         return schedule.runs.order_by('-pk').first()
 
@@ -131,13 +155,16 @@ def submit_run(script, *, user, data=None, files=None, commit=None, source, http
             user=user,
             source=source,
             inputs=inputs.stored,
-            commit=commit,
-            queue=script_class.queue or plugin_settings()['default_queue'],
-            job_timeout=_job_timeout(script_class),
+            commit=commit and not plan.approval,
+            approval_requested=plan.approval,
+            health_check=health_check,
+            approval_of=approval_of,
+            queue=plan.queue,
+            job_timeout=plan.job_timeout,
             notifications=notifications,
             status=RunStatusChoices.SCHEDULED if schedule_at else RunStatusChoices.PENDING,
             scheduled_at=schedule_at,
-            rerun_of=rerun_of,
+            rerun_of=rerun_of or approval_of,
             schedule=schedule,
             event=event,
         )
@@ -184,7 +211,8 @@ def _enqueue(run, script, user, secrets, files, http_request, script_class, sche
     run.job = job
 
 
-def rerun(run, *, user, source, commit=None, data=None, files=None, http_request=None, immediate=False):
+def rerun(run, *, user, source, commit=None, data=None, files=None, http_request=None, immediate=False,
+          on_created=None):
     """
     Run a script again with the inputs of an earlier run. Secret and file inputs are not stored, so they must be
     given again in `data`/`files`. `commit=True` on a dry run applies it.
@@ -202,10 +230,11 @@ def rerun(run, *, user, source, commit=None, data=None, files=None, http_request
         message = _('Upload the file again: files are not kept after a run.')
         raise InputError({name: [message] for name in missing_files})
     inputs.update(data or {})
+    if commit is None:
+        commit = run.commit or run.approval_requested
     return submit_run(
-        run.script, user=user, data=inputs, files=files, source=source, http_request=http_request,
-        commit=run.commit if commit is None else commit, notifications=run.notifications, rerun_of=run,
-        immediate=immediate,
+        run.script, user=user, data=inputs, files=files, source=source, http_request=http_request, commit=commit,
+        notifications=run.notifications, rerun_of=run, immediate=immediate, queue=run.queue, on_created=on_created,
     )
 
 
@@ -219,6 +248,14 @@ def cancel_run(run, user):
             run=run.pk, status=run.get_status_display().lower()
         ))
     now = timezone.now()
+    if run.status == RunStatusChoices.AWAITING_APPROVAL:
+        # Withdrawing a request: its dry run has finished, so there is no job to stop.
+        ScriptRun.objects.filter(pk=run.pk, status=RunStatusChoices.AWAITING_APPROVAL).update(
+            status=RunStatusChoices.CANCELLED, cancel_requested=now,
+            error=_('Withdrawn by {user} before it was reviewed.').format(user=user),
+        )
+        run.refresh_from_db()
+        return run
     ScriptRun.objects.filter(pk=run.pk).update(cancel_requested=now)
     if run.status in RunStatusChoices.WAITING:
         updated = ScriptRun.objects.filter(pk=run.pk, status__in=RunStatusChoices.WAITING).update(

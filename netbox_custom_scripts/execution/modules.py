@@ -79,6 +79,12 @@ def script_meta(cls):
         'sensitive_variables': sorted(cls.secret_variable_names()),
         'object_types': list(cls.object_types),
         'test_methods': cls.test_method_names(),
+        'approval_required': cls.approval_required,
+        'commit_requires_permission': cls.commit_requires_permission,
+        'run_mode': cls.run_mode,
+        'allowed_queues': list(cls.allowed_queues),
+        'max_runtime': cls.max_runtime_seconds(),
+        'rate_limit': cls._meta_option('rate_limit'),
     }
 
 

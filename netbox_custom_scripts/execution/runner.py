@@ -16,6 +16,7 @@ import traceback
 from collections import defaultdict
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from functools import partial
 
 from core.models import ObjectChange
 from django.conf import settings
@@ -30,12 +31,12 @@ from rq.timeouts import JobTimeoutException
 from utilities.exceptions import AbortScript
 from utilities.request import NetBoxFakeRequest, copy_safe_request
 
-from ..choices import ChangeActionChoices, LogLevelChoices, RunSourceChoices, RunStatusChoices
-from ..models import ScriptRun
-from ..scripting.log import LogEntry
+from ..choices import ChangeActionChoices, HealthChoices, LogLevelChoices, RunSourceChoices, RunStatusChoices
+from ..models import Script, ScriptModule, ScriptRun
+from ..scripting.log import LOG_LEVELS, LogEntry
 from .errors import RunRefused
 from .inputs import InputError, validate_inputs
-from .loader import get_script_class
+from .loader import get_script_class, load_revision
 from .recorder import LiveRecorder
 from .secrets import unseal
 from .signals import run_finished
@@ -264,6 +265,90 @@ def run_script(run, script_class, data, request, recorder):
     return outcome
 
 
+def run_health_check(run, script_class, request, recorder):
+    """
+    Run the script's test_* methods against the live data in a transaction that is always rolled back, each in a
+    savepoint of its own so one failing test does not hide the others. A test fails when it raises (an assert, say)
+    or logs a failure. Records the result as the script's health.
+    """
+    script = script_class()
+    script.request = request
+    script._reporter = recorder
+    tests = [(name, getattr(script, name)) for name in script_class.test_method_names()]
+    tests += [(name, partial(test, script)) for name, test in companion_tests(run.script)]
+    for name, _test in tests:
+        script.tests.setdefault(name, {level: 0 for level in LOG_LEVELS})
+    results = {}
+    try:
+        with _cancel_signal(recorder), change_tracking(request, commit=False):
+            with transaction.atomic():
+                for name, test in tests:
+                    _log(recorder, LogLevelChoices.INFO, _('Running {test}').format(test=name))
+                    script._current_test = name
+                    failures = script.tests[name][LogLevelChoices.FAILURE]
+                    try:
+                        with transaction.atomic():
+                            test()
+                    except RunCancelled:
+                        raise
+                    except Exception as exc:
+                        script.log_failure(_('{test} raised {error}').format(
+                            test=name, error=f'{type(exc).__name__}: {exc}' if str(exc) else type(exc).__name__
+                        ))
+                    finally:
+                        script._current_test = None
+                    results[name] = script.tests[name][LogLevelChoices.FAILURE] == failures
+                raise _DryRunRollback()
+    except _DryRunRollback:
+        pass
+    except RunCancelled:
+        _log(recorder, LogLevelChoices.WARNING, _('Cancelled while running; all changes were rolled back.'))
+        return RunOutcome(RunStatusChoices.CANCELLED, error=_('Cancelled while running.'))
+    except JobTimeoutException as exc:
+        _log(recorder, LogLevelChoices.FAILURE, _('The tests exceeded their time limit.'))
+        _record_health(run, HealthChoices.FAILING)
+        return RunOutcome(RunStatusChoices.TIMED_OUT, error=str(exc) or _('Time limit exceeded.'))
+    failed = sorted(name for name, passed in results.items() if not passed)
+    summary = _('{passed} of {total} tests passed; all changes were rolled back.').format(
+        passed=len(results) - len(failed), total=len(results)
+    )
+    if failed:
+        _log(recorder, LogLevelChoices.FAILURE, summary + ' ' + _('Failing: {names}').format(names=', '.join(failed)))
+    else:
+        _log(recorder, LogLevelChoices.SUCCESS, summary)
+    _record_health(run, HealthChoices.FAILING if failed else HealthChoices.PASSING)
+    return RunOutcome(
+        RunStatusChoices.FAILED if failed else RunStatusChoices.COMPLETED,
+        output=json.dumps({'passed': sorted(set(results) - set(failed)), 'failed': failed}),
+        output_format='json',
+    )
+
+
+def companion_tests(script):
+    """
+    The tests a companion module ships for `script`: module `<module>_tests` (any source), class `<Class>Tests`,
+    its `test_*(self, script)` methods, as (name, unbound-to-script callable) pairs. None when there is no such
+    module or it does not load.
+    """
+    companion = ScriptModule.objects.filter(name=f'{script.module.name}_tests').select_related(
+        'current_revision'
+    ).first()
+    if companion is None or not companion.is_runnable:
+        return []
+    tests_class = getattr(load_revision(companion.current_revision).module, f'{script.class_name}Tests', None)
+    if not isinstance(tests_class, type):
+        return []
+    instance = tests_class()
+    return [
+        (f'{companion.name}.{tests_class.__name__}.{name}', getattr(instance, name))
+        for name in sorted(dir(tests_class)) if name.startswith('test_') and callable(getattr(tests_class, name))
+    ]
+
+
+def _record_health(run, health):
+    Script.objects.filter(pk=run.script_id).update(health=health, health_checked=timezone.now())
+
+
 def finish_run(run, outcome, recorder):
     """Write the last of the run's record and its final status."""
     try:
@@ -338,6 +423,10 @@ def execute_queued_run(run_id, job, *, sealed_secrets=None, files=None, request=
                 raise RunRefused(_('Another run of this singleton script (#{run}) is running.').format(
                     run=busy.first().pk
                 ))
+        if run.health_check:
+            with _time_limit(timeout):
+                outcome = run_health_check(run, script_class, request or build_run_request(run, run.user), recorder)
+            return finish_run(run, outcome, recorder)
         secret_names = script_class.secret_variable_names()
         raw = {name: value for name, value in run.inputs.items() if name not in secret_names}
         raw.update(unseal(sealed_secrets))
@@ -350,6 +439,12 @@ def execute_queued_run(run_id, job, *, sealed_secrets=None, files=None, request=
         http_request = request or build_run_request(run, run.user)
         with _time_limit(timeout):
             outcome = run_script(run, script_class, inputs.cleaned, http_request, recorder)
+        if run.approval_requested and outcome.status == RunStatusChoices.COMPLETED:
+            _log(recorder, LogLevelChoices.INFO, _('The changes above wait for approval; nothing was committed yet.'))
+            outcome.status = RunStatusChoices.AWAITING_APPROVAL
+        elif run.approval_requested:
+            _log(recorder, LogLevelChoices.WARNING, _('The dry run did not complete cleanly; it is not submitted for '
+                                                      'approval.'))
     except RunRefused as exc:
         _log(recorder, LogLevelChoices.FAILURE, str(exc))
         outcome = RunOutcome(RunStatusChoices.ERRORED, error=str(exc))

@@ -54,29 +54,33 @@ def schedule_next_run(schedule, after=None):
     run = submit_run(
         schedule.script, user=schedule.user, data=schedule.inputs, commit=schedule.commit,
         source=RunSourceChoices.SCHEDULE, schedule_at=when, notifications=schedule.notifications, schedule=schedule,
+        health_check=schedule.health_check,
     )
     Schedule.objects.filter(pk=schedule.pk).update(next_run_at=when or now, job=run.job)
     return run
 
 
-def check_schedule_settings(script, user, inputs, start_at, interval, cron):
+def check_schedule_settings(script, user, inputs, start_at, interval, cron, health_check=False):
     """Check the schedule's inputs and timing as a run would be checked; returns the inputs to store."""
     check_run_permission(script, user)
     script_class = get_script_class(script)
+    if health_check:
+        check_schedule(script_class, start_at, interval, cron or None, {}, recurring=True)
+        return {}
     validated = validate_inputs(script_class, inputs, user=user)
     check_schedule(script_class, start_at, interval, cron or None, validated.secrets, recurring=True)
     return validated.stored
 
 
 def create_schedule(script, *, user, inputs=None, commit=False, start_at=None, interval=None, cron='', name=None,
-                    description='', notifications=None):
+                    description='', notifications=None, health_check=False):
     """Create a schedule (its inputs validated as a run's would be) and queue its first run."""
-    stored = check_schedule_settings(script, user, inputs or {}, start_at, interval, cron)
+    stored = check_schedule_settings(script, user, inputs or {}, start_at, interval, cron, health_check)
     with transaction.atomic():
         schedule = Schedule(
             name=(name or f'{script.name} ({f"every {interval} min" if interval else cron or "once"})')[:200],
-            script=script, user=user, inputs=stored, commit=bool(commit), start_at=start_at, interval=interval,
-            cron=cron or '', description=description,
+            script=script, user=user, inputs=stored, commit=bool(commit) and not health_check, start_at=start_at,
+            interval=interval, cron=cron or '', description=description, health_check=health_check,
             notifications=notifications or get_script_class(script).notifications_default,
         )
         schedule.full_clean()
@@ -91,7 +95,8 @@ def update_schedule(schedule, user, **changes):
     for key, value in changes.items():
         setattr(schedule, key, value)
     stored = check_schedule_settings(
-        schedule.script, user, schedule.inputs, schedule.start_at, schedule.interval, schedule.cron
+        schedule.script, user, schedule.inputs, schedule.start_at, schedule.interval, schedule.cron,
+        schedule.health_check,
     )
     schedule.inputs = stored
     with transaction.atomic():
@@ -107,7 +112,10 @@ def update_schedule(schedule, user, **changes):
 def pause_schedule(schedule, user):
     """Stop making runs: the queued occurrence is cancelled; settings are kept."""
     with transaction.atomic():
-        Schedule.objects.filter(pk=schedule.pk).update(enabled=False, next_run_at=None, job=None)
+        schedule.refresh_from_db()
+        schedule.snapshot()
+        schedule.enabled, schedule.next_run_at, schedule.job = False, None, None
+        schedule.save()  # change-logged
         for run in ScriptRun.objects.filter(schedule=schedule, status__in=RunStatusChoices.WAITING):
             cancel_run(run, user)
     schedule.refresh_from_db()
@@ -116,7 +124,10 @@ def pause_schedule(schedule, user):
 
 def resume_schedule(schedule):
     """Start making runs again, from now on."""
-    Schedule.objects.filter(pk=schedule.pk).update(enabled=True, error='')
+    schedule.refresh_from_db()
+    schedule.snapshot()
+    schedule.enabled, schedule.error = True, ''
+    schedule.save()  # change-logged
     schedule.refresh_from_db()
     if not ScriptRun.objects.filter(schedule=schedule, status__in=RunStatusChoices.ACTIVE).exists():
         schedule_next_run(schedule)

@@ -1,5 +1,6 @@
 from core.choices import JobIntervalChoices
 from django import forms
+from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 from utilities.forms.widgets import DateTimePicker, NumberWithOptions
 
@@ -42,8 +43,21 @@ class RunOptionsForm(forms.Form):
         help_text=_('When to notify you that the run finished'),
     )
 
+    _queue = forms.ChoiceField(
+        required=False,
+        label=_('Queue'),
+        help_text=_('The RQ queue (workers) to run it on'),
+    )
+
     def __init__(self, *args, script_class, **kwargs):
         super().__init__(*args, **kwargs)
+        own = script_class.queue or settings.PLUGINS_CONFIG['netbox_custom_scripts']['default_queue']
+        if script_class.allowed_queues:
+            queues = [own, *(queue for queue in script_class.allowed_queues if queue != own)]
+            self.fields['_queue'].choices = [(queue, queue) for queue in queues]
+            self.fields['_queue'].initial = own
+        else:
+            del self.fields['_queue']
         self.fields['_commit'].initial = script_class.commit_default
         self.fields['_notifications'].initial = script_class.notifications_default
         if not script_class.scheduling_enabled:

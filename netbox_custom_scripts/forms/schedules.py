@@ -27,15 +27,15 @@ class ScheduleForm(NetBoxModelForm):
 
     fieldsets = (
         FieldSet('name', 'script', 'description', 'tags', name=_('Schedule')),
-        FieldSet('inputs', 'commit', 'notifications', name=_('Run')),
+        FieldSet('health_check', 'inputs', 'commit', 'notifications', name=_('Run')),
         FieldSet('start_at', 'interval', 'cron', name=_('Timing')),
     )
 
     class Meta:
         model = Schedule
         fields = (
-            'name', 'script', 'description', 'inputs', 'commit', 'notifications', 'start_at', 'interval', 'cron',
-            'tags',
+            'name', 'script', 'description', 'health_check', 'inputs', 'commit', 'notifications', 'start_at',
+            'interval', 'cron', 'tags',
         )
 
     def clean(self):
@@ -48,6 +48,7 @@ class ScheduleForm(NetBoxModelForm):
         try:
             data['inputs'] = check_schedule_settings(
                 script, user, data.get('inputs') or {}, data.get('start_at'), data.get('interval'), data.get('cron'),
+                bool(data.get('health_check')),
             )
         except InputError as exc:
             for name, messages in exc.message_dict.items():
@@ -68,11 +69,12 @@ class ScheduleForm(NetBoxModelForm):
                 'name', 'description', 'inputs', 'commit', 'notifications', 'start_at', 'interval', 'cron',
             )
         }
+        health_check = bool(data.get('health_check'))
         settings['cron'] = settings['cron'] or ''
         if self.instance.pk:
-            instance = update_schedule(self.instance, user, **settings)
+            instance = update_schedule(self.instance, user, health_check=health_check, **settings)
         else:
-            instance = create_schedule(data['script'], user=user, **settings)
+            instance = create_schedule(data['script'], user=user, health_check=health_check, **settings)
         if 'tags' in data:
             instance.tags.set(data['tags'])
         self.instance = instance

@@ -7,6 +7,7 @@ from django.db import models
 from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext_lazy as _
 from netbox.models import ChangeLoggedModel
+from netbox.models.features import NotificationsMixin
 from utilities.querysets import RestrictedQuerySet
 from utilities.views import get_viewname
 
@@ -26,7 +27,7 @@ __all__ = (
 )
 
 
-class ScriptRun(ChangeLoggedModel):
+class ScriptRun(NotificationsMixin, ChangeLoggedModel):
     """
     One execution of a script: who started it and how, its inputs (secret values masked), the module revision it
     ran, its status, progress, log, output, files and the object changes it made (or, for a dry run, would make).
@@ -192,6 +193,42 @@ class ScriptRun(ChangeLoggedModel):
         blank=True,
         null=True,
     )
+    health_check = models.BooleanField(
+        verbose_name=_('health check'),
+        default=False,
+        help_text=_("A run of the script's own tests, in a transaction that is always rolled back"),
+    )
+    # Approval: the requester's committed run first runs dry; a reviewer approves (starting `approved_run`, a
+    # committed run with the same inputs) or rejects it.
+    approval_requested = models.BooleanField(
+        verbose_name=_('approval requested'),
+        default=False,
+        help_text=_('A dry run whose commit waits for approval'),
+    )
+    reviewed_by = models.ForeignKey(
+        to=settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        related_name='+',
+        blank=True,
+        null=True,
+    )
+    reviewed = models.DateTimeField(
+        verbose_name=_('reviewed'),
+        blank=True,
+        null=True,
+    )
+    review_comment = models.TextField(
+        verbose_name=_('review comment'),
+        blank=True,
+    )
+    approval_of = models.OneToOneField(
+        to='self',
+        on_delete=models.SET_NULL,
+        related_name='approved_run',
+        blank=True,
+        null=True,
+        help_text=_('The reviewed dry run this committed run carries out'),
+    )
 
     objects = RestrictedQuerySet.as_manager()
 
@@ -203,6 +240,12 @@ class ScriptRun(ChangeLoggedModel):
         )
         permissions = (
             ('cancel', 'Cancel a queued or running run'),
+        )
+        constraints = (
+            models.CheckConstraint(
+                condition=~models.Q(approval_requested=True, commit=True),
+                name='%(app_label)s_%(class)s_approval_request_is_dry',
+            ),
         )
         verbose_name = _('script run')
         verbose_name_plural = _('script runs')
@@ -219,6 +262,10 @@ class ScriptRun(ChangeLoggedModel):
     @property
     def is_active(self):
         return self.status in RunStatusChoices.ACTIVE
+
+    @property
+    def awaiting_approval(self):
+        return self.status == RunStatusChoices.AWAITING_APPROVAL
 
     @property
     def is_dry_run(self):

@@ -38,6 +38,11 @@ class Schedule(NetBoxModel):
         default=dict,
         blank=True,
     )
+    health_check = models.BooleanField(
+        verbose_name=_('health check'),
+        default=False,
+        help_text=_("Run the script's own tests (always rolled back) instead of the script"),
+    )
     commit = models.BooleanField(
         verbose_name=_('commit'),
         default=False,

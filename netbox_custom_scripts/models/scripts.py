@@ -5,6 +5,8 @@ from netbox.models import NetBoxModel
 from netbox.models.features import JobsMixin
 from utilities.querysets import RestrictedQuerySet
 
+from ..choices import HealthChoices
+
 __all__ = (
     'Script',
 )
@@ -58,6 +60,18 @@ class Script(JobsMixin, NetBoxModel):
         blank=True,
         help_text=_("The script's Meta options as loaded from its current revision"),
     )
+    health = models.CharField(
+        verbose_name=_('health'),
+        max_length=20,
+        choices=HealthChoices,
+        default=HealthChoices.UNKNOWN,
+        help_text=_("Result of the script's own tests (test_* methods) at their last run"),
+    )
+    health_checked = models.DateTimeField(
+        verbose_name=_('health checked'),
+        blank=True,
+        null=True,
+    )
     variables = models.JSONField(
         verbose_name=_('variables'),
         default=list,
@@ -74,6 +88,8 @@ class Script(JobsMixin, NetBoxModel):
         )
         permissions = (
             ('run', 'Run script'),
+            ('commit', 'Commit runs without approval (where the script requires the permission)'),
+            ('approve', "Approve or reject others' runs"),
         )
         verbose_name = _('script')
         verbose_name_plural = _('scripts')
@@ -83,6 +99,9 @@ class Script(JobsMixin, NetBoxModel):
 
     def get_absolute_url(self):
         return reverse('plugins:netbox_custom_scripts:script', args=[self.pk])
+
+    def get_health_color(self):
+        return HealthChoices.colors.get(self.health)
 
     @property
     def full_name(self):

@@ -51,10 +51,20 @@ META_OPTIONS = {
     'queue': None,
     'sensitive_variables': (),
     'object_types': (),
+    # Run policy (see execution/policy.py)
+    'approval_required': False,
+    'commit_requires_permission': None,
+    'run_mode': 'any',
+    'allowed_queues': (),
+    'max_runtime': None,
+    'rate_limit': None,
 }
 
+RUN_MODES = ('any', 'manual', 'event')
+RATE_LIMIT_PERIODS = {'second': 1, 'minute': 60, 'hour': 3600, 'day': 86400}
+
 # Form fields the run form adds next to the script's own variables; reserved as variable names.
-EXECUTION_PARAMETERS = ('_commit', '_schedule_at', '_interval', '_cron', '_notifications')
+EXECUTION_PARAMETERS = ('_commit', '_queue', '_schedule_at', '_interval', '_cron', '_notifications')
 
 # Instance attributes a Script has (NetBox's too); variables may not take these names, nor any name of BaseScript.
 _INSTANCE_ATTRIBUTES = ('request', 'event', 'logger', 'storage', 'output', 'failed', 'messages', 'tests')
@@ -228,6 +238,22 @@ class BaseScript:
     def object_types(cls):
         return tuple(cls._meta_option('object_types'))
 
+    @classproperty
+    def approval_required(cls):
+        return cls._meta_option('approval_required')
+
+    @classproperty
+    def commit_requires_permission(cls):
+        return cls._meta_option('commit_requires_permission')
+
+    @classproperty
+    def run_mode(cls):
+        return cls._meta_option('run_mode')
+
+    @classproperty
+    def allowed_queues(cls):
+        return tuple(cls._meta_option('allowed_queues'))
+
     @classmethod
     def job_timeout_seconds(cls):
         """Meta.job_timeout as seconds (it may be given as an RQ duration string such as '1h'), or None."""
@@ -254,7 +280,7 @@ class BaseScript:
             value = getattr(meta, option, None)
             if value is not None and not _is_text(value):
                 errors.append(_('Meta.{option} must be a string (found {value!r})').format(option=option, value=value))
-        for option in ('commit_default', 'scheduling_enabled', 'hidden', 'singleton'):
+        for option in ('commit_default', 'scheduling_enabled', 'hidden', 'singleton', 'approval_required'):
             if not isinstance(value := cls._meta_option(option), bool):
                 errors.append(_('Meta.{option} must be True or False (found {value!r})').format(
                     option=option, value=value
@@ -278,6 +304,7 @@ class BaseScript:
             errors.append(_('Meta.queue {value!r} is not an RQ queue of this NetBox (known: {queues})').format(
                 value=queue, queues=', '.join(sorted(settings.RQ_QUEUES))
             ))
+        errors.extend(cls._validate_policy())
         errors.extend(cls._validate_name_list('field_order', cls._meta_option('field_order'), variables))
         sensitive = cls._meta_option('sensitive_variables')
         errors.extend(cls._validate_name_list('sensitive_variables', sensitive, variables))
@@ -306,6 +333,69 @@ class BaseScript:
                     ))
         if errors:
             raise ScriptDefinitionError(errors)
+
+    @classmethod
+    def _validate_policy(cls):
+        errors = []
+        if (value := cls._meta_option('commit_requires_permission')) is not None and not isinstance(value, bool):
+            errors.append(_('Meta.commit_requires_permission must be True, False or None (found {value!r})').format(
+                value=value
+            ))
+        if (mode := cls._meta_option('run_mode')) not in RUN_MODES:
+            errors.append(_('Meta.run_mode must be one of {choices} (found {value!r})').format(
+                choices=', '.join(RUN_MODES), value=mode
+            ))
+        queues = cls._meta_option('allowed_queues')
+        if isinstance(queues, str) or not isinstance(queues, (list, tuple)):
+            errors.append(_('Meta.allowed_queues must be a list of RQ queue names'))
+        elif unknown := [queue for queue in queues if queue not in settings.RQ_QUEUES]:
+            errors.append(_('Meta.allowed_queues names {names}, not RQ queues of this NetBox (known: {queues})').format(
+                names=', '.join(map(repr, unknown)), queues=', '.join(sorted(settings.RQ_QUEUES))
+            ))
+        if (limit := cls._meta_option('max_runtime')) is not None:
+            try:
+                seconds = parse_timeout(limit)
+            except (TimeoutFormatError, TypeError, ValueError, AssertionError):
+                seconds = None
+            if isinstance(limit, bool) or not isinstance(seconds, int) or seconds <= 0:
+                errors.append(_(
+                    "Meta.max_runtime must be a positive number of seconds or a duration such as '30m' "
+                    '(found {value!r})'
+                ).format(value=limit))
+            elif (timeout := cls.job_timeout_seconds_or_none()) and timeout > seconds:
+                errors.append(_('Meta.job_timeout ({timeout} s) exceeds Meta.max_runtime ({limit} s)').format(
+                    timeout=timeout, limit=seconds
+                ))
+        if cls._meta_option('rate_limit') is not None and cls.rate_limit() is None:
+            errors.append(_(
+                "Meta.rate_limit must look like '10/hour' (a positive count per second, minute, hour or day; "
+                'found {value!r})'
+            ).format(value=cls._meta_option('rate_limit')))
+        return errors
+
+    @classmethod
+    def job_timeout_seconds_or_none(cls):
+        try:
+            return cls.job_timeout_seconds()
+        except (TimeoutFormatError, TypeError, ValueError, AssertionError):
+            return None
+
+    @classmethod
+    def max_runtime_seconds(cls):
+        """Meta.max_runtime as seconds, or None."""
+        limit = cls._meta_option('max_runtime')
+        return None if limit is None else parse_timeout(limit)
+
+    @classmethod
+    def rate_limit(cls):
+        """Meta.rate_limit as (count, period in seconds), or None when unset or malformed."""
+        value = cls._meta_option('rate_limit')
+        if not isinstance(value, str) or value.count('/') != 1:
+            return None
+        count, period = value.split('/')
+        if not count.strip().isdigit() or int(count) < 1 or period.strip() not in RATE_LIMIT_PERIODS:
+            return None
+        return int(count), RATE_LIMIT_PERIODS[period.strip()]
 
     @classmethod
     def _validate_object_types(cls):
@@ -380,9 +470,9 @@ class BaseScript:
         else:
             fieldsets = [(_('Script Data'), tuple(cls._get_vars()))]
         if cls.scheduling_enabled:
-            execution = ('_commit', '_schedule_at', '_interval', '_cron', '_notifications')
+            execution = ('_commit', '_queue', '_schedule_at', '_interval', '_cron', '_notifications')
         else:
-            execution = ('_commit', '_notifications')
+            execution = ('_commit', '_queue', '_notifications')
         fieldsets.append((_('Script Execution Parameters'), execution))
         return fieldsets
 

@@ -2,6 +2,7 @@ from collections import defaultdict
 
 from django.contrib import messages
 from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import Http404, HttpResponse
@@ -14,6 +15,7 @@ from utilities.views import ViewTab, register_model_view
 
 from .. import filtersets, tables
 from ..choices import LogLevelChoices, RunSourceChoices
+from ..execution.approvals import approve_run, may_review, reject_run
 from ..execution.dispatch import RunRefused, cancel_run, rerun
 from ..execution.inputs import InputError
 from ..execution.watchdog import reap_stale_runs
@@ -32,6 +34,7 @@ __all__ = (
     'ScriptRunLogView',
     'ScriptRunOutputView',
     'ScriptRunRerunView',
+    'ScriptRunReviewView',
     'ScriptRunStatusView',
     'ScriptRunView',
 )
@@ -65,9 +68,11 @@ class ScriptRunView(generic.ObjectView):
             reap_stale_runs(ScriptRun.objects.filter(pk=instance.pk))
             instance.refresh_from_db()
         return {
-            'can_cancel': instance.is_active and request.user.has_perm(
+            'can_cancel': (instance.is_active or instance.awaiting_approval) and request.user.has_perm(
                 'netbox_custom_scripts.cancel_scriptrun', instance
             ),
+            'can_review': instance.awaiting_approval and may_review(instance, request.user),
+            'approved_run': ScriptRun.objects.filter(approval_of=instance.pk).first() if instance.reviewed else None,
             'can_run': instance.script is not None and request.user.has_perm(
                 'netbox_custom_scripts.run_script', instance.script
             ),
@@ -223,6 +228,31 @@ class ScriptRunRerunView(RunLiveMixin, View):
             messages.error(request, str(exc))
             return redirect(run.get_absolute_url())
         return redirect(new_run.get_absolute_url())
+
+
+@register_model_view(ScriptRun, 'review', path='review')
+class ScriptRunReviewView(RunLiveMixin, View):
+    """Approve (starting the committed run) or reject, with a comment, a run awaiting approval."""
+
+    def post(self, request, pk):
+        run = self.get_run(request, pk)
+        decision = request.POST.get('decision')
+        comment = request.POST.get('comment', '')[:2000]
+        try:
+            if decision == 'approve':
+                committed = approve_run(run, request.user, comment, http_request=request)
+                messages.success(request, _('Approved; run #{run} commits the changes.').format(run=committed.pk))
+                return redirect(committed.get_absolute_url())
+            if decision == 'reject':
+                reject_run(run, request.user, comment)
+                messages.success(request, _('Rejected run #{run}.').format(run=run.pk))
+            else:
+                messages.error(request, _('Choose to approve or to reject.'))
+        except PermissionDenied as exc:
+            messages.error(request, str(exc))
+        except (RunRefused, InputError) as exc:
+            messages.error(request, '; '.join(getattr(exc, 'messages', [str(exc)])))
+        return redirect(run.get_absolute_url())
 
 
 @register_model_view(ScriptRun, 'delete')

@@ -29,6 +29,7 @@ class SchedulePanel(panels.ObjectAttributesPanel):
     script = attrs.RelatedObjectAttr('script', linkify=True)
     user = attrs.TextAttr('user', label=_('Runs as'))
     enabled = attrs.BooleanAttr('enabled')
+    health_check = attrs.BooleanAttr('health_check', label=_('Health check'))
     commit = attrs.BooleanAttr('commit')
     start_at = attrs.DateTimeAttr('start_at', label=_('Start at'))
     interval = attrs.NumericAttr('interval', label=_('Interval (minutes)'))

@@ -15,12 +15,14 @@ from ..execution.errors import RunRefused
 from ..execution.inputs import InputError, build_form, form_initial_from_inputs
 from ..execution.loader import get_script_class
 from ..execution.modules import sync_directory
+from ..execution.runner import companion_tests
 from ..models import Script, ScriptModule, ScriptRun
 
 __all__ = (
     'ScriptListView',
     'ScriptRunsView',
     'ScriptSourceView',
+    'ScriptTestView',
     'ScriptView',
 )
 
@@ -49,7 +51,11 @@ class ScriptListView(ContentTypePermissionRequiredMixin, View):
         filtering = any(request.GET.get(key) for key in filterset.filters)
 
         modules = {}
+        companions = set(ScriptModule.objects.filter(name__endswith='_tests').values_list('name', flat=True))
         for script in scripts:
+            script.has_tests = bool(script.meta.get('test_methods')) or (
+                f'{script.module.name}_tests' in companions and bool(companion_tests(script))
+            )
             modules.setdefault(script.module, []).append(script)
         if not filtering:
             # Modules that do not load (or lost their file) are listed with their error even without scripts.
@@ -121,6 +127,7 @@ class ScriptView(generic.ObjectView):
             'variables_form': variables_form,
             'options_form': options_form,
             'can_run': request.user.has_perm('netbox_custom_scripts.run_script', script),
+            'has_tests': bool(script.meta.get('test_methods')) or bool(companion_tests(script)),
             'recent_runs': ScriptRun.objects.restrict(request.user, 'view').filter(script=script)[:10],
         }
 
@@ -152,6 +159,7 @@ class ScriptView(generic.ObjectView):
                     http_request=request, commit=options.get('_commit', False),
                     schedule_at=options.get('_schedule_at'), interval=options.get('_interval'),
                     cron=options.get('_cron') or None, notifications=options.get('_notifications') or None,
+                    queue=options.get('_queue') or None,
                 )
             except InputError as exc:
                 error = exc
@@ -165,7 +173,7 @@ class ScriptView(generic.ObjectView):
         variables_form.is_valid()
         if error is not None:
             for name, problems in error.message_dict.items():
-                if name in ('schedule_at', 'interval', 'cron'):
+                if name in ('schedule_at', 'interval', 'cron', 'queue'):
                     if f'_{name}' in options_form.fields:
                         options_form.add_error(f'_{name}', problems)
                     else:
@@ -177,6 +185,24 @@ class ScriptView(generic.ObjectView):
                         messages.error(request, problem)
         self.bound_context = self.get_form_context(request, script, variables_form, options_form)
         return super().get(request, **kwargs)
+
+
+@register_model_view(Script, 'test', path='test')
+class ScriptTestView(View):
+    """Run the script's own tests (a health check, always rolled back) on a worker."""
+
+    def post(self, request, pk):
+        script = get_object_or_404(Script.objects.restrict(request.user, 'view'), pk=pk)
+        try:
+            run = submit_run(script, user=request.user, source=RunSourceChoices.UI, http_request=request,
+                             health_check=True)
+        except PermissionDenied as exc:
+            messages.error(request, str(exc))
+            return redirect(script.get_absolute_url())
+        except RunRefused as exc:
+            messages.error(request, str(exc))
+            return redirect(script.get_absolute_url())
+        return redirect(run.get_absolute_url())
 
 
 @register_model_view(Script, 'source', path='source')

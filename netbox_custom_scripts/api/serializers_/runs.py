@@ -16,6 +16,7 @@ __all__ = (
     'RunLogEntrySerializer',
     'RunRequestSerializer',
     'RerunRequestSerializer',
+    'ReviewRequestSerializer',
     'ScheduleSerializer',
     'ScriptRunSerializer',
 )
@@ -32,6 +33,9 @@ class ScriptRunSerializer(BaseModelSerializer):
     job = serializers.PrimaryKeyRelatedField(read_only=True)
     rerun_of = serializers.PrimaryKeyRelatedField(read_only=True)
     schedule = serializers.PrimaryKeyRelatedField(read_only=True)
+    reviewed_by = UserSerializer(nested=True, read_only=True)
+    approval_of = serializers.PrimaryKeyRelatedField(read_only=True)
+    approved_run = serializers.SerializerMethodField()
 
     class Meta:
         model = ScriptRun
@@ -39,9 +43,17 @@ class ScriptRunSerializer(BaseModelSerializer):
             'id', 'url', 'display_url', 'display', 'script', 'script_name', 'revision', 'content_hash', 'status',
             'commit', 'user', 'source', 'request_id', 'inputs', 'queue', 'job_timeout', 'notifications', 'created',
             'scheduled_at', 'started', 'completed', 'progress', 'log_counts', 'change_count', 'output_format',
-            'output', 'error', 'traceback', 'cancel_requested', 'rerun_of', 'schedule', 'job',
+            'output', 'error', 'traceback', 'cancel_requested', 'rerun_of', 'schedule', 'job', 'health_check',
+            'approval_requested', 'reviewed_by', 'reviewed', 'review_comment', 'approval_of', 'approved_run',
         )
         brief_fields = ('id', 'url', 'display', 'script_name', 'status', 'commit', 'created')
+
+    @extend_schema_field({'type': 'integer', 'nullable': True})
+    def get_approved_run(self, obj):
+        """The committed run started when this request was approved."""
+        if obj.status != RunStatusChoices.APPROVED:
+            return None
+        return ScriptRun.objects.filter(approval_of=obj.pk).values_list('pk', flat=True).first()
 
     @extend_schema_field({
         'type': 'object', 'nullable': True,
@@ -108,6 +120,8 @@ class RunRequestSerializer(serializers.Serializer):
     cron = serializers.CharField(required=False, allow_blank=True, default='',
                                  help_text='Repeat on this cron expression, in UTC (creates a schedule)')
     notifications = ChoiceField(choices=NotificationChoices, required=False, allow_null=True, default=None)
+    queue = serializers.CharField(required=False, allow_blank=True, default='',
+                                  help_text="RQ queue, one of the script's Meta.allowed_queues (default: its own)")
 
     def validate_data(self, value):
         if not isinstance(value, dict):
@@ -126,6 +140,11 @@ class RerunRequestSerializer(serializers.Serializer):
         return value
 
 
+class ReviewRequestSerializer(serializers.Serializer):
+    """What POST .../runs/<id>/approve/ and .../reject/ take (a rejection needs the comment)."""
+    comment = serializers.CharField(required=False, allow_blank=True, default='', max_length=2000)
+
+
 class ScheduleSerializer(NetBoxModelSerializer):
     script = ScriptSerializer(nested=True, read_only=True)
     script_id = serializers.IntegerField(write_only=True, required=False)
@@ -136,9 +155,9 @@ class ScheduleSerializer(NetBoxModelSerializer):
     class Meta:
         model = Schedule
         fields = (
-            'id', 'url', 'display_url', 'display', 'name', 'script', 'script_id', 'user', 'inputs', 'commit',
-            'notifications', 'start_at', 'interval', 'cron', 'enabled', 'next_run_at', 'job', 'error', 'description',
-            'tags', 'custom_fields', 'created', 'last_updated',
+            'id', 'url', 'display_url', 'display', 'name', 'script', 'script_id', 'user', 'health_check', 'inputs',
+            'commit', 'notifications', 'start_at', 'interval', 'cron', 'enabled', 'next_run_at', 'job', 'error',
+            'description', 'tags', 'custom_fields', 'created', 'last_updated',
         )
         read_only_fields = ('enabled', 'next_run_at', 'error')
         brief_fields = ('id', 'url', 'display', 'name', 'enabled', 'next_run_at')

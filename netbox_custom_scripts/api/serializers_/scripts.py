@@ -1,6 +1,8 @@
+from netbox.api.fields import ChoiceField
 from netbox.api.serializers import NetBoxModelSerializer
 from rest_framework import serializers
 
+from ...choices import HealthChoices
 from ...models import Script
 from .modules import ScriptModuleSerializer
 
@@ -13,15 +15,19 @@ __all__ = (
 class CustomScriptSerializer(NetBoxModelSerializer):
     module = ScriptModuleSerializer(nested=True, read_only=True)
     full_name = serializers.CharField(read_only=True)
+    health = ChoiceField(choices=HealthChoices, read_only=True)
 
     class Meta:
         model = Script
         fields = (
             'id', 'url', 'display_url', 'display', 'module', 'class_name', 'full_name', 'name', 'description',
-            'is_active', 'meta', 'variables', 'tags', 'custom_fields', 'created', 'last_updated',
+            'is_active', 'meta', 'variables', 'health', 'health_checked', 'tags', 'custom_fields', 'created',
+            'last_updated',
         )
         brief_fields = ('id', 'url', 'display', 'full_name', 'name', 'description')
-        read_only_fields = ('class_name', 'name', 'description', 'is_active', 'meta', 'variables')
+        read_only_fields = (
+            'class_name', 'name', 'description', 'is_active', 'meta', 'variables', 'health', 'health_checked',
+        )
 
 
 # The name NetBox looks a model's serializer up by (see modules.py).

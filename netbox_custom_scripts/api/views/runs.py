@@ -14,6 +14,7 @@ from rest_framework.response import Response
 
 from ... import filtersets
 from ...choices import RunSourceChoices
+from ...execution.approvals import approve_run, reject_run
 from ...execution.dispatch import cancel_run, rerun
 from ...execution.errors import RunRefused
 from ...execution.inputs import InputError
@@ -37,7 +38,8 @@ class ScriptRunViewSet(PluginViewSetMixin, ActionPermissionMixin, drf_mixins.Des
     queryset = ScriptRun.objects.select_related('script__module', 'user', 'revision')
     serializer_class = serializers.ScriptRunSerializer
     filterset_class = filtersets.ScriptRunFilterSet
-    action_permissions = {'cancel': 'cancel'}
+    # Reviewing needs the run to be visible; approve_run()/reject_run() check the `approve` action on its script.
+    action_permissions = {'cancel': 'cancel', 'approve': 'view', 'reject': 'view'}
 
     def get_queryset(self):
         queryset = super().get_queryset()
@@ -181,6 +183,41 @@ class ScriptRunViewSet(PluginViewSetMixin, ActionPermissionMixin, drf_mixins.Des
         return self._rerun(request, commit=True)
 
 
+    def _review(self, request, decide):
+        run = self.get_object()
+        params = serializers.ReviewRequestSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        try:
+            result = decide(run, request.user, params.validated_data['comment'])
+        except InputError as exc:
+            return input_error_response(exc)
+        except DjangoPermissionDenied as exc:
+            raise PermissionDenied(str(exc))
+        except RunRefused as exc:
+            return Response({'detail': str(exc)}, status=status.HTTP_409_CONFLICT)
+        return result
+
+    @extend_schema(request=serializers.ReviewRequestSerializer,
+                   responses={201: serializers.ScriptRunSerializer, 409: OpenApiResponse()})
+    @action(detail=True, methods=['post'])
+    def approve(self, request, pk):
+        """Approve a run awaiting approval (not your own): its committed run starts and is returned."""
+        def decide(run, user, comment):
+            committed = approve_run(run, user, comment, http_request=request._request)
+            data = self.get_serializer(committed).data
+            return Response(data, status=status.HTTP_201_CREATED, headers={'Location': str(data['url'])})
+        return self._review(request, decide)
+
+    @extend_schema(request=serializers.ReviewRequestSerializer,
+                   responses={200: serializers.ScriptRunSerializer, 409: OpenApiResponse()})
+    @action(detail=True, methods=['post'])
+    def reject(self, request, pk):
+        """Reject a run awaiting approval (not your own), with a comment saying why."""
+        def decide(run, user, comment):
+            return Response(self.get_serializer(reject_run(run, user, comment)).data)
+        return self._review(request, decide)
+
+
 class ScheduleViewSet(PluginViewSetMixin, ActionPermissionMixin, NetBoxModelViewSet):
     """Schedules: repeating (interval or cron) or one-off runs of a script, with pause and resume."""
     queryset = Schedule.objects.select_related('script__module', 'user')
@@ -210,7 +247,7 @@ class ScheduleViewSet(PluginViewSetMixin, ActionPermissionMixin, NetBoxModelView
             data['script'], user=self.request.user, inputs=data.get('inputs') or {}, commit=data.get('commit', False),
             start_at=data.get('start_at'), interval=data.get('interval'), cron=data.get('cron', ''),
             name=data.get('name'), description=data.get('description', ''),
-            notifications=data.get('notifications'),
+            notifications=data.get('notifications'), health_check=data.get('health_check', False),
         ))
 
     def perform_update(self, serializer):

@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from ... import filtersets
 from ...choices import RunSourceChoices
 from ...execution.dispatch import submit_run
-from ...execution.errors import RunRefused
+from ...execution.errors import RateLimited, RunRefused
 from ...execution.inputs import InputError
 from ...models import Script
 from .. import serializers
@@ -28,7 +28,9 @@ __all__ = (
 def input_error_response(exc):
     """400 in NetBox's format: variable errors under "data", scheduling errors under their own field."""
     errors = exc.message_dict
-    execution = {key: errors.pop(key) for key in ('schedule_at', 'interval', 'cron', 'commit') if key in errors}
+    execution = {
+        key: errors.pop(key) for key in ('schedule_at', 'interval', 'cron', 'commit', 'queue') if key in errors
+    }
     body = dict(execution)
     if errors:
         body['data'] = errors
@@ -41,7 +43,7 @@ class ScriptViewSet(PluginViewSetMixin, ActionPermissionMixin, SyncOnListMixin, 
     filterset_class = filtersets.ScriptFilterSet
     # Scripts are addressed by ID or by `module.Class`, as in NetBox.
     lookup_value_regex = '[^/]+'
-    action_permissions = {'run': 'run'}
+    action_permissions = {'run': 'run', 'test': 'run'}
 
     def get_queryset(self):
         queryset = super().get_queryset()
@@ -100,9 +102,38 @@ class ScriptViewSet(PluginViewSetMixin, ActionPermissionMixin, SyncOnListMixin, 
                 interval=params['interval'],
                 cron=params['cron'] or None,
                 notifications=params['notifications'],
+                queue=params['queue'] or None,
             )
+        except RateLimited as exc:
+            return Response({'detail': str(exc)}, status=status.HTTP_429_TOO_MANY_REQUESTS,
+                            headers={'Retry-After': str(exc.retry_after)})
         except InputError as exc:
             return input_error_response(exc)
+        except DjangoPermissionDenied as exc:
+            raise PermissionDenied(str(exc))
+        except RunRefused as exc:
+            return Response({'detail': str(exc)}, status=status.HTTP_409_CONFLICT)
+        data = serializers.ScriptRunSerializer(run, context={'request': request}).data
+        return Response(data, status=status.HTTP_201_CREATED, headers={'Location': str(data['url'])})
+
+    @extend_schema(
+        request=None,
+        responses={
+            201: serializers.ScriptRunSerializer,
+            403: OpenApiResponse(description='Not allowed to run this script'),
+            409: OpenApiResponse(description='The script has no tests, or cannot run now'),
+        },
+    )
+    @action(detail=True, methods=['post'])
+    def test(self, request, pk):
+        """
+        Run the script's own tests (its test_* methods) against the live data in a transaction that is always rolled
+        back. Returns the new run; the script's `health` says how its last tests went.
+        """
+        script = self.get_object()
+        try:
+            run = submit_run(script, user=request.user, source=RunSourceChoices.API, http_request=request._request,
+                             health_check=True)
         except DjangoPermissionDenied as exc:
             raise PermissionDenied(str(exc))
         except RunRefused as exc:

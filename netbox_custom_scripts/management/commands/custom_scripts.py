@@ -4,6 +4,11 @@ netbox custom_scripts: list, run and inspect custom scripts from the command lin
     netbox custom_scripts list
     netbox custom_scripts run branches.NewBranch --user alice --data '{"site_name": "ams1"}' [--commit]
     netbox custom_scripts show 42 [--follow]
+    netbox custom_scripts rerun 42 --user alice [--data '{"password": "..."}'] [--commit | --dry-run]
+    netbox custom_scripts apply 42 --user alice
+    netbox custom_scripts approve 42 --user bob [--comment "..."] [--wait]
+    netbox custom_scripts reject 42 --user bob --comment "..."
+    netbox custom_scripts test branches.NewBranch --user alice
     netbox custom_scripts sync
 
 Runs go through the same path as the web UI and the API (permissions, input validation, the run record). The
@@ -20,7 +25,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils.dateparse import parse_datetime
 
 from ...choices import RunSourceChoices, RunStatusChoices
-from ...execution.dispatch import submit_run
+from ...execution.approvals import approve_run, reject_run
+from ...execution.dispatch import rerun, submit_run
 from ...execution.errors import RunRefused
 from ...execution.inputs import InputError
 from ...execution.modules import sync_directory
@@ -35,6 +41,9 @@ EXIT_CODES = {
     RunStatusChoices.ERRORED: 3,
     RunStatusChoices.TIMED_OUT: 4,
     RunStatusChoices.CANCELLED: 5,
+    RunStatusChoices.AWAITING_APPROVAL: 6,
+    RunStatusChoices.REJECTED: 7,
+    RunStatusChoices.APPROVED: 0,
 }
 EXIT_REFUSED = 10  # bad arguments, unknown user or script, invalid inputs, no permission
 
@@ -70,6 +79,41 @@ class Command(BaseCommand):
         show.add_argument('--follow', action='store_true', help='Keep printing new log lines until the run ends')
         show.add_argument('--loglevel', choices=list(LOGLEVELS), default='debug')
         show.add_argument('--json', action='store_true', help='Print JSON')
+
+        rerun = commands.add_parser('rerun', help="Run again with an earlier run's stored inputs")
+        rerun.add_argument('run_id', type=int)
+        rerun.add_argument('--user', required=True, help='Run as this user (with their permissions)')
+        rerun.add_argument('--data', default='{}', help='Inputs to give again or change (secrets are never stored)')
+        mode = rerun.add_mutually_exclusive_group()
+        mode.add_argument('--commit', action='store_true', default=None, help='Commit this time')
+        mode.add_argument('--dry-run', dest='commit', action='store_false', help='Roll back this time')
+        rerun.add_argument('--loglevel', choices=list(LOGLEVELS), default='info')
+        rerun.add_argument('--json', action='store_true', help='Print the finished run as JSON instead of the log')
+
+        apply = commands.add_parser('apply', help='Apply a dry run: run it again, committing, with the same inputs')
+        apply.add_argument('run_id', type=int)
+        apply.add_argument('--user', required=True)
+        apply.add_argument('--data', default='{}', help='Secret or file inputs to give again')
+        apply.add_argument('--loglevel', choices=list(LOGLEVELS), default='info')
+        apply.add_argument('--json', action='store_true')
+
+        approve = commands.add_parser('approve', help="Approve a run awaiting approval (someone else's)")
+        approve.add_argument('run_id', type=int)
+        approve.add_argument('--user', required=True, help='The reviewer')
+        approve.add_argument('--comment', default='')
+        approve.add_argument('--wait', action='store_true', help='Follow the committed run until it ends')
+        approve.add_argument('--loglevel', choices=list(LOGLEVELS), default='info')
+
+        reject = commands.add_parser('reject', help="Reject a run awaiting approval (someone else's)")
+        reject.add_argument('run_id', type=int)
+        reject.add_argument('--user', required=True, help='The reviewer')
+        reject.add_argument('--comment', required=True, help='Why it is rejected')
+
+        test = commands.add_parser('test', help="Run a script's own tests (always rolled back); exit 0 if they pass")
+        test.add_argument('script', help='module.Class (or the script ID)')
+        test.add_argument('--user', required=True)
+        test.add_argument('--loglevel', choices=list(LOGLEVELS), default='info')
+        test.add_argument('--json', action='store_true')
 
         commands.add_parser('sync', help='Re-read the scripts directory (setting scripts_dir)')
 
@@ -197,7 +241,9 @@ class Command(BaseCommand):
             line = f'Run #{run.pk}: {run.get_status_display()}'
             if run.error and run.status != RunStatusChoices.COMPLETED:
                 line += f': {run.error}'
-            if not run.commit:
+            if run.status == RunStatusChoices.AWAITING_APPROVAL:
+                line += ' (dry run: nothing is committed until someone else approves it)'
+            elif not run.commit:
                 line += ' (dry run: changes rolled back)'
             self.stderr.write(line)
         code = EXIT_CODES.get(run.status, 1)
@@ -246,6 +292,58 @@ class Command(BaseCommand):
                 return run
             printer.show_progress(run)
             time.sleep(0.3)
+
+    # rerun, apply, approve, reject
+
+    def _get_run(self, run_id):
+        run = ScriptRun.objects.select_related('script__module', 'user').filter(pk=run_id).first()
+        if run is None:
+            raise CommandError(f'No run #{run_id}.', returncode=EXIT_REFUSED)
+        return run
+
+    def handle_rerun(self, run_id, user, data, commit, loglevel, **options):
+        user, run, data = self._get_user(user), self._get_run(run_id), self._read_data(data)
+        as_json = options.get('json')
+        printer = _LogPrinter(self, loglevel, quiet=as_json)
+        try:
+            new_run = rerun(run, user=user, source=RunSourceChoices.CLI, commit=commit, data=data, immediate=True,
+                            on_created=printer.start)
+        finally:
+            printer.stop()
+        printer.drain(new_run.pk)
+        return self._finish(new_run, as_json)
+
+    def handle_apply(self, run_id, **options):
+        run = self._get_run(run_id)
+        if run.commit:
+            raise CommandError(f'Run #{run.pk} already committed; only a dry run can be applied.',
+                               returncode=EXIT_REFUSED)
+        return self.handle_rerun(run_id, commit=True, **options)
+
+    def handle_approve(self, run_id, user, comment, wait, loglevel, **options):
+        reviewer, run = self._get_user(user), self._get_run(run_id)
+        committed = approve_run(run, reviewer, comment)
+        self.stderr.write(f'Approved run #{run.pk}; run #{committed.pk} commits it '
+                          f'({committed.get_status_display().lower()}).')
+        if wait:
+            return self._finish(self._follow(committed.pk, loglevel), False)
+
+    def handle_reject(self, run_id, user, comment, **options):
+        reviewer, run = self._get_user(user), self._get_run(run_id)
+        reject_run(run, reviewer, comment)
+        self.stderr.write(f'Rejected run #{run.pk}.')
+
+    def handle_test(self, script, user, loglevel, **options):
+        user, script = self._get_user(user), self._get_script(script)
+        as_json = options.get('json')
+        printer = _LogPrinter(self, loglevel, quiet=as_json)
+        try:
+            run = submit_run(script, user=user, source=RunSourceChoices.CLI, immediate=True, health_check=True,
+                             on_created=printer.start)
+        finally:
+            printer.stop()
+        printer.drain(run.pk)
+        return self._finish(run, as_json)
 
     # sync
 
