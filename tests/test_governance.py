@@ -34,6 +34,8 @@ from .test_cli import cli
 from .utils import make_user, token_header
 
 pytestmark = pytest.mark.django_db(transaction=True)
+# Tests that need no worker run in a transaction that is rolled back (no queued job is ever committed): faster.
+NO_WORKER = pytest.mark.django_db
 
 FIXTURES = f'{REPO}/tests/fixtures/governance'
 SETTLED = RunStatusChoices.SETTLED
@@ -168,6 +170,7 @@ def test_a_failed_dry_run_is_not_submitted_for_approval(rq_worker, wait, scripts
     assert 'not submitted for approval' in ' '.join(run.log_entries.values_list('message', flat=True))
 
 
+@NO_WORKER
 def test_requests_that_cannot_wait_for_approval_are_refused(scripts, people):
     with pytest.raises(InputError) as caught:
         submit(scripts['ApprovalWithSecret'], people['requester'], site_name='x', token='s3cret')
@@ -195,6 +198,7 @@ def test_requester_can_withdraw_and_rerun_asks_again(rq_worker, wait, scripts, p
 
 # Policies
 
+@NO_WORKER
 def test_commit_permission_separates_committers_from_dry_runners(scripts, people):
     gated = scripts['CommitGated']
     direct = submit(gated, people['committer'], site_name='a')
@@ -207,6 +211,7 @@ def test_commit_permission_separates_committers_from_dry_runners(scripts, people
     assert submit(scripts['CreateSite'], people['requester'], site_name='d').commit
 
 
+@NO_WORKER
 def test_commit_permission_from_the_plugin_setting(scripts, people, settings):  # settings: as `scripts` left them
     config = dict(settings.PLUGINS_CONFIG['netbox_custom_scripts'], commit_requires_permission=True)
     settings.PLUGINS_CONFIG = {**settings.PLUGINS_CONFIG, 'netbox_custom_scripts': config}
@@ -214,6 +219,7 @@ def test_commit_permission_from_the_plugin_setting(scripts, people, settings):  
     assert submit(scripts['CreateSite'], people['committer'], site_name='b').commit
 
 
+@NO_WORKER
 def test_run_mode(scripts, people):
     with pytest.raises(RunRefused, match='only when started by hand'):
         submit(scripts['ManualOnly'], people['admin'], source=RunSourceChoices.EVENT, site_name='a')
@@ -225,6 +231,7 @@ def test_run_mode(scripts, people):
     assert ScriptRun.objects.count() == 2
 
 
+@NO_WORKER
 def test_allowed_queues_and_maximum_runtime(scripts, people):
     run = submit_run(scripts['OtherQueues'], user=people['admin'], data={'site_name': 'a'},
                      source=RunSourceChoices.API, queue='high')
@@ -241,6 +248,7 @@ def test_allowed_queues_and_maximum_runtime(scripts, people):
     assert ScriptRun.objects.count() == 3
 
 
+@NO_WORKER
 def test_rate_limit_per_user(scripts, people):
     limited = scripts['Limited']
     for name in ('a', 'b'):
@@ -252,6 +260,7 @@ def test_rate_limit_per_user(scripts, people):
     assert ScriptRun.objects.filter(user=people['requester']).count() == 2
 
 
+@NO_WORKER
 @pytest.mark.parametrize('meta, message', [
     ("run_mode = 'sometimes'", 'Meta.run_mode must be one of'),
     ("allowed_queues = ('nowhere',)", "Meta.allowed_queues names 'nowhere'"),
@@ -307,8 +316,14 @@ def test_companion_module_tests(rq_worker, wait, scripts, people):
         run.log_entries.values_list('message', flat=True))
     assert Script.objects.get(class_name='CreateSite').health == HealthChoices.FAILING
     assert list(Site.objects.values_list('slug', flat=True)) == ['stale']
+    # A new revision of the module makes the old result stale.
+    module = ScriptModule.objects.get(name='governance')
+    save_source('governance', module.current_revision.source_code + '\n# new revision\n', source=module.source,
+                file_path=module.file_path, module=module)
+    assert Script.objects.get(class_name='CreateSite').health == HealthChoices.UNKNOWN
 
 
+@NO_WORKER
 def test_health_checks_on_a_schedule(scripts, people):
     run = submit_run(scripts['Healthy'], user=people['requester'], source=RunSourceChoices.API, health_check=True,
                      interval=60)
@@ -342,6 +357,7 @@ def test_api_review_actions(rq_worker, wait, scripts, people):
     assert change.postchange_data['status'] == 'approved'
 
 
+@NO_WORKER
 def test_api_policy_errors(scripts, people):
     client = APIClient()
     token = token_header(people['requester'])
@@ -387,6 +403,7 @@ def test_review_in_the_web_ui(rq_worker, wait, scripts, people):
     assert Site.objects.filter(name='ams1').exists()
 
 
+@NO_WORKER
 def test_script_page_shows_policy_and_health(scripts, people):
     client = Client()
     client.force_login(people['requester'])

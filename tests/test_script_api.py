@@ -132,7 +132,7 @@ def test_every_problem_is_listed_at_once():
     'name', 'description', 'field_order', 'commit_default', 'job_timeout', 'module', 'full_name', 'run', 'clean',
     'log_info', 'log_failure', 'progress', 'save_file', 'load_yaml', 'request', 'event', 'output', 'failed',
     'logger', 'messages', 'tests', 'test_method_names', '_commit', '_schedule_at', '_interval', '_cron',
-    '_notifications',
+    '_notifications', '_queue', 'approval_required', 'run_mode', 'rate_limit', 'allowed_queues',
 ])
 def test_variables_may_not_shadow_script_attributes(name):
     errors = definition_errors(**{name: StringVar()})

@@ -17,7 +17,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 from django_pg_utils import advisory_lock
 
-from ..choices import ModuleSourceChoices, ModuleStatusChoices
+from ..choices import HealthChoices, ModuleSourceChoices, ModuleStatusChoices
 from ..models import ModuleRevision, Script, ScriptModule
 from ..models.modules import content_hash
 from .loader import ModuleLoadError, PendingSource, forget, import_module_source, pending_sources
@@ -183,6 +183,8 @@ def save_source(name, source_code, *, source, file_path, user=None, reject_inval
                 module=module, number=number, content_hash=digest, source_code=source_code, created_by=user
             )
             module.save()
+            # Test results were for the code that was replaced.
+            module.scripts.update(health=HealthChoices.UNKNOWN, health_checked=None)
         if loaded is not None:
             _sync_scripts(module, loaded)
     return module

@@ -469,11 +469,13 @@ class BaseScript:
             fieldsets = [(title, tuple(names)) for title, names in cls.fieldsets]
         else:
             fieldsets = [(_('Script Data'), tuple(cls._get_vars()))]
+        execution = ['_commit']
+        if cls.allowed_queues:
+            execution.append('_queue')
         if cls.scheduling_enabled:
-            execution = ('_commit', '_queue', '_schedule_at', '_interval', '_cron', '_notifications')
-        else:
-            execution = ('_commit', '_queue', '_notifications')
-        fieldsets.append((_('Script Execution Parameters'), execution))
+            execution += ['_schedule_at', '_interval', '_cron']
+        execution.append('_notifications')
+        fieldsets.append((_('Script Execution Parameters'), tuple(execution)))
         return fieldsets
 
     @classmethod
