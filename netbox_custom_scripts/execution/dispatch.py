@@ -35,6 +35,9 @@ __all__ = (
 )
 
 
+RELATED_FIELDS = ('script', 'revision', 'user', 'rerun_of', 'schedule', 'approval_of', 'job', 'reviewed_by')
+
+
 def enqueue_directory_sync(user):
     """Queue a SyncModulesJob. Returns the core Job, or None when no scripts directory is configured."""
     if not plugin_settings()['scripts_dir']:
@@ -168,7 +171,9 @@ def submit_run(script, *, user, data=None, files=None, commit=None, source, http
             schedule=schedule,
             event=event,
         )
-        run.full_clean()
+        # The related objects were just loaded or checked here, and the database enforces the constraints: skip a
+        # query per foreign key, unique field and constraint.
+        run.full_clean(exclude=RELATED_FIELDS, validate_unique=False, validate_constraints=False)
         run.save()
         if not immediate:
             _enqueue(run, script, user, inputs.secrets, files, http_request, script_class, schedule_at, False)

@@ -196,9 +196,34 @@ class ScriptInputForm(forms.Form):
         return cleaned
 
 
+class _SecretWidget:
+    """Mixed into a secret variable's widget: it never renders a value (submitted, initial or default)."""
+
+    def get_context(self, name, value, attrs):
+        return super().get_context(name, None, attrs)
+
+
+_secret_widget_classes = {}
+
+
+def _secret_field(field):
+    """The field, its widget made one that never renders a value (Meta.sensitive_variables keep their widget)."""
+    widget_class = type(field.widget)
+    if not issubclass(widget_class, _SecretWidget):
+        if widget_class not in _secret_widget_classes:
+            name = f'Secret{widget_class.__name__}'
+            _secret_widget_classes[widget_class] = type(name, (_SecretWidget, widget_class), {})
+        field.widget.__class__ = _secret_widget_classes[widget_class]
+    return field
+
+
 def build_form(script_class, data=None, files=None, initial=None, user=None, prefix=None):
-    """The input form of a script: its visible variables, in form order."""
-    fields = {name: var.as_field() for name, var in visible_variables(script_class).items()}
+    """The input form of a script: its visible variables, in form order; secret ones never render their value."""
+    secret_names = script_class.secret_variable_names()
+    fields = {
+        name: _secret_field(var.as_field()) if name in secret_names else var.as_field()
+        for name, var in visible_variables(script_class).items()
+    }
     form_class = type(f'{script_class.__name__}Form', (ScriptInputForm,), fields)
     return form_class(data, files, initial=initial, script_class=script_class, user=user, prefix=prefix)
 

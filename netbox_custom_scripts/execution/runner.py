@@ -35,7 +35,7 @@ from ..choices import ChangeActionChoices, HealthChoices, LogLevelChoices, RunSo
 from ..models import Script, ScriptModule, ScriptRun
 from ..scripting.log import LOG_LEVELS, LogEntry
 from .errors import RunRefused
-from .inputs import InputError, validate_inputs
+from .inputs import SECRET_MASK, InputError, validate_inputs
 from .loader import get_script_class, load_revision
 from .recorder import LiveRecorder
 from .secrets import unseal
@@ -99,11 +99,25 @@ def build_run_request(run, user, http_request=None, secret_fields=()):
         post = safe.POST.copy() if hasattr(safe.POST, 'copy') else dict(safe.POST)
         for name in (*secret_fields, 'csrfmiddlewaretoken'):
             post.pop(name, None)
+        if secret_fields and 'data' in post:
+            # The REST API takes the inputs of a multipart or form-encoded request as JSON in its `data` field.
+            post.setlist('data', [_mask_json_inputs(value, secret_fields) for value in post.getlist('data')])
         data.update(
             META=safe.META, GET=safe.GET.copy(), POST=post, method=safe.method, path=safe.path,
             path_info=safe.path_info,
         )
     return NetBoxFakeRequest(data)
+
+
+def _mask_json_inputs(value, secret_fields):
+    """A JSON object of inputs with the secret ones masked; anything else is dropped (it may hold anything)."""
+    try:
+        inputs = json.loads(value)
+    except (TypeError, ValueError):
+        return ''
+    if not isinstance(inputs, dict):
+        return ''
+    return json.dumps({name: SECRET_MASK if name in secret_fields else v for name, v in inputs.items()})
 
 
 def _format_output(value):

@@ -91,9 +91,14 @@ def create_schedule(script, *, user, inputs=None, commit=False, start_at=None, i
 
 
 def update_schedule(schedule, user, **changes):
-    """Change a schedule; its queued run is replaced by one that follows the new settings."""
+    """
+    Change a schedule; its queued run is replaced by one that follows the new settings. From now on the schedule
+    runs as `user`: whoever decides what a schedule runs answers for it, with their own permissions and policy (its
+    owner's would let an editor commit, or act, as the owner).
+    """
     for key, value in changes.items():
         setattr(schedule, key, value)
+    schedule.user = user
     stored = check_schedule_settings(
         schedule.script, user, schedule.inputs, schedule.start_at, schedule.interval, schedule.cron,
         schedule.health_check,

@@ -5,7 +5,9 @@ from django.http import QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.generic import View
+from netbox.registry import registry
 from netbox.views import generic
+from netbox.views.generic import ObjectJobsView
 from utilities.views import ContentTypePermissionRequiredMixin, ViewTab, register_model_view
 
 from .. import filtersets, forms, tables
@@ -19,6 +21,7 @@ from ..execution.runner import companion_tests
 from ..models import Script, ScriptModule, ScriptRun
 
 __all__ = (
+    'ScriptJobsView',
     'ScriptListView',
     'ScriptRunsView',
     'ScriptSourceView',
@@ -73,6 +76,7 @@ class ScriptListView(ContentTypePermissionRequiredMixin, View):
             'status_colors': RunStatusChoices.colors,
             'status_labels': dict(RunStatusChoices),
             'can_add_module': request.user.has_perm('netbox_custom_scripts.add_scriptmodule'),
+            'runnable': set(Script.objects.restrict(request.user, 'run').values_list('pk', flat=True)),
         })
 
 
@@ -225,3 +229,17 @@ class ScriptRunsView(generic.ObjectChildrenView):
 
     def get_children(self, request, parent):
         return ScriptRun.objects.restrict(request.user, 'view').filter(script=parent).select_related('user')
+
+
+class ScriptJobsView(ObjectJobsView):
+    """The script's Jobs tab: only the core jobs the user may view (NetBox's own view lists all of them)."""
+
+    def get_jobs(self, instance):
+        return super().get_jobs(instance).restrict(self.request.user, 'view')
+
+
+# In place of the ObjectJobsView that NetBox registers for every JobsMixin model (the first registered path wins).
+registry['views']['netbox_custom_scripts']['script'][:] = [
+    view for view in registry['views']['netbox_custom_scripts']['script'] if view['name'] != 'jobs'
+]
+register_model_view(Script, 'jobs', kwargs={'model': Script})(ScriptJobsView)

@@ -38,8 +38,9 @@ class ScriptRunViewSet(PluginViewSetMixin, ActionPermissionMixin, drf_mixins.Des
     queryset = ScriptRun.objects.select_related('script__module', 'user', 'revision')
     serializer_class = serializers.ScriptRunSerializer
     filterset_class = filtersets.ScriptRunFilterSet
-    # Reviewing needs the run to be visible; approve_run()/reject_run() check the `approve` action on its script.
-    action_permissions = {'cancel': 'cancel', 'approve': 'view', 'reject': 'view'}
+    # Re-running and applying need the run to be visible, and `run` on its script (checked by submit_run());
+    # reviewing needs the run to be visible, approve_run()/reject_run() check the `approve` action on its script.
+    action_permissions = {'cancel': 'cancel', 'rerun': 'view', 'apply': 'view', 'approve': 'view', 'reject': 'view'}
 
     def get_queryset(self):
         queryset = super().get_queryset()
