@@ -181,6 +181,7 @@ def wait_idle(timeout=600):
 
 class Client:
     def __init__(self, token):
+        self.post_times = {'builtin': [], 'plugin': []}
         self.api = requests.Session()
         self.api.headers.update({'Authorization': token, 'Accept': 'application/json'})
         self.ui = requests.Session()
@@ -194,6 +195,7 @@ class Client:
         start = time.perf_counter()
         response = self.api.post(f'{BASE}/api/extras/scripts/bench_basic.{script}/',
                                  json={'data': data, 'commit': commit})
+        self.post_times['builtin'].append((time.perf_counter() - start) * 1000)
         response.raise_for_status()
         job_id = response.json()['result']['id']
         while True:
@@ -206,6 +208,7 @@ class Client:
         start = time.perf_counter()
         response = self.api.post(f'{BASE}/api/plugins/custom-scripts/scripts/bench_basic.{script}/run/',
                                  json={'data': data, 'commit': commit})
+        self.post_times['plugin'].append((time.perf_counter() - start) * 1000)
         response.raise_for_status()
         run_id = response.json()['id']
         while True:
@@ -239,6 +242,31 @@ def plugin_execution_time(run_id):
     return (run.completed - run.started).total_seconds()
 
 
+def trivial_phases(client, job_ids, run_ids):
+    """
+    Where a trivial run's time goes, from the records' own timestamps (medians, ms): the API POST's response time,
+    queued (created to started), executing (started to completed), then until the client saw it finished.
+    """
+    from core.models import Job
+
+    from netbox_custom_scripts.models import ScriptRun
+
+    def ms(delta):
+        return delta.total_seconds() * 1000
+
+    builtin = [Job.objects.get(pk=pk) for pk in job_ids]
+    plugin = [ScriptRun.objects.select_related('job').get(pk=pk) for pk in run_ids]
+    phases = {
+        'POST': (client.post_times['builtin'][-len(job_ids):], client.post_times['plugin'][-len(run_ids):]),
+        'queued': ([ms(j.started - j.created) for j in builtin], [ms(r.started - r.created) for r in plugin]),
+        'executing': ([ms(j.completed - j.started) for j in builtin], [ms(r.completed - r.started) for r in plugin]),
+        'job finished after the run': ([0.0], [ms(r.job.completed - r.completed) for r in plugin if r.job]),
+    }
+    return 'phases, median ms built-in/plugin: ' + ', '.join(
+        f'{name} {median(b):.0f}/{median(p):.0f}' for name, (b, p) in phases.items()
+    )
+
+
 def median(values):
     return statistics.median(values) if values else float('nan')
 
@@ -260,13 +288,18 @@ def measure(client, processes):
     wait_idle()
 
     # Trivial script over the API, one worker
-    builtin, plugin = [], []
+    builtin, plugin, builtin_ids, plugin_ids = [], [], [], []
     for _ in range(REPS + 1):  # the first round warms both up and is dropped
         wait_idle()
-        builtin.append(client.run_builtin('Trivial', {}, False)[0])
+        elapsed, job_id = client.run_builtin('Trivial', {}, False)
+        builtin.append(elapsed)
+        builtin_ids.append(job_id)
         wait_idle()
-        plugin.append(client.run_plugin('Trivial', {}, False)[0])
-    row('Trivial script, API POST to completed (1 worker)', builtin[1:], plugin[1:], 1.0)
+        elapsed, run_id = client.run_plugin('Trivial', {}, False)
+        plugin.append(elapsed)
+        plugin_ids.append(run_id)
+    row('Trivial script, API POST to completed (1 worker)', builtin[1:], plugin[1:], 1.0,
+        trivial_phases(client, builtin_ids[1:], plugin_ids[1:]))
 
     # Trivial script from the CLI, whole process
     builtin, plugin = [], []
