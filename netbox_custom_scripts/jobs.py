@@ -3,9 +3,11 @@ RQ jobs of the plugin. Thin wrappers: the work lives in the execution core. Runs
 in NetBox's job list, use its queues and scale out with more `netbox rqworker` processes.
 """
 import datetime
+import logging
 
-from core.choices import JobIntervalChoices
+from core.choices import JobIntervalChoices, JobStatusChoices
 from core.exceptions import JobFailed
+from core.models import Job
 from django.conf import settings
 from django.utils import timezone
 from netbox.jobs import JobRunner, system_job
@@ -15,6 +17,8 @@ from .execution.modules import sync_directory
 from .execution.runner import execute_queued_run
 from .execution.watchdog import reap_stale_runs
 from .models import ScriptRun
+
+logger = logging.getLogger('netbox_custom_scripts.jobs')
 
 __all__ = (
     'RunHousekeepingJob',
@@ -34,6 +38,17 @@ class RunScriptJob(JobRunner):
 
     class Meta:
         name = 'Run custom script'
+
+    @classmethod
+    def handle(cls, job, *args, **kwargs):
+        # RQ can deliver a job again after it ran (a Redis restored from an older snapshot), carrying the Job as it
+        # was queued: JobRunner.handle() would restart and re-terminate it. Only a Job still waiting is run.
+        if not Job.objects.filter(
+            pk=job.pk, status__in=(JobStatusChoices.STATUS_PENDING, JobStatusChoices.STATUS_SCHEDULED)
+        ).exists():
+            logger.warning('Job %s was delivered again after it started; leaving it as it is', job.pk)
+            return
+        super().handle(job, *args, **kwargs)
 
     def run(self, run_id, sealed_secrets=None, files=None, request=None, job_timeout=None, **kwargs):
         run = execute_queued_run(

@@ -11,12 +11,13 @@ for runs inside a transaction someone else controls (the test helper), where a s
 the run's row.
 """
 import logging
+import re
 import threading
 import time
 from collections import Counter
 
 from django.contrib.contenttypes.models import ContentType
-from django.db import connection
+from django.db import DatabaseError, connection
 from django.utils import timezone
 
 from ..models import RunChange, RunFile, RunLogEntry, ScriptRun
@@ -35,6 +36,12 @@ _LOG_COLUMNS = (
 
 # COPY text format: backslash, tab and line breaks are escaped; PostgreSQL text cannot hold NUL characters.
 _COPY_ESCAPES = str.maketrans({'\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r', '\x00': ''})
+_NEEDS_ESCAPE = re.compile('[\\\\\t\n\r\x00]')
+
+
+def _copy_escape(text):
+    # str.translate costs microseconds even when there is nothing to escape, which is almost always.
+    return text.translate(_COPY_ESCAPES) if _NEEDS_ESCAPE.search(text) else text
 
 
 class _Recording:
@@ -107,45 +114,64 @@ class _Recording:
                 run_id,
                 entry.level,
                 entry.time.isoformat(),
-                entry.message.translate(_COPY_ESCAPES),
+                _copy_escape(entry.message),
                 '\\N' if type_id is None else str(type_id),
                 '\\N' if entry.object_id is None else str(entry.object_id),
-                entry.object_repr[:200].translate(_COPY_ESCAPES),
-                entry.object_url[:500].translate(_COPY_ESCAPES),
-                entry.test[:100].translate(_COPY_ESCAPES),
+                _copy_escape(entry.object_repr[:200]),
+                _copy_escape(entry.object_url[:500]),
+                _copy_escape(entry.test[:100]),
             )))
         rows.append('')
         return '\n'.join(rows)
 
+    def _give_back(self, entries, files, changes, progress):
+        """Put back what a failed write did not write, ahead of what was reported since."""
+        with self._lock:
+            self._entries[:0] = entries
+            self._files[:0] = files
+            self._changes[:0] = changes
+            if self._progress is None:
+                self._progress = progress
+
     def _write(self, heartbeat=False, update_run=True):
-        """Write what was reported since the last write, on this thread's database connection."""
+        """
+        Write what was reported since the last write, on this thread's database connection. When the write fails
+        (the connection was lost), what it did not write is given back for the next attempt.
+        """
         entries, files, changes, progress, counts = self._take()
-        if entries:
-            # Resolve object types first: no other query may run on this connection while the COPY is open.
-            type_ids = {label: self._content_type_id(label) for label in {entry.object_type for entry in entries}}
-            with connection.cursor() as cursor:
-                table = RunLogEntry._meta.db_table
-                with cursor.cursor.copy(f'COPY {table} ({", ".join(_LOG_COLUMNS)}) FROM STDIN') as copy:
-                    copy.write(self._copy_text(entries, type_ids))
-        for name, content_type, data in files:
-            RunFile.objects.create(
-                run_id=self.run_id, name=name[:255], content_type=content_type[:255], size=len(data), content=data
-            )
-        if changes:
-            RunChange.objects.bulk_create([RunChange(run_id=self.run_id, **change) for change in changes])
-            self.change_count += len(changes)
         update = {}
-        if entries:
-            update['log_counts'] = counts
-        if progress is not None:
-            self.progress_written = progress
-            update.update(progress_done=progress[0], progress_total=progress[1], progress_message=progress[2])
-        if changes:
-            update['change_count'] = self.change_count
-        if heartbeat:
-            update['heartbeat'] = timezone.now()
-        if update and update_run:
-            ScriptRun.objects.filter(pk=self.run_id).update(**update)
+        try:
+            if entries:
+                # Resolve object types first: no other query may run on this connection while the COPY is open.
+                type_ids = {label: self._content_type_id(label) for label in {entry.object_type for entry in entries}}
+                with connection.cursor() as cursor:
+                    table = RunLogEntry._meta.db_table
+                    with cursor.cursor.copy(f'COPY {table} ({", ".join(_LOG_COLUMNS)}) FROM STDIN') as copy:
+                        copy.write(self._copy_text(entries, type_ids))
+                entries = []
+                update['log_counts'] = counts
+            while files:
+                name, content_type, data = files[0]
+                RunFile.objects.create(
+                    run_id=self.run_id, name=name[:255], content_type=content_type[:255], size=len(data), content=data
+                )
+                files.pop(0)
+            if changes:
+                RunChange.objects.bulk_create([RunChange(run_id=self.run_id, **change) for change in changes])
+                self.change_count += len(changes)
+                changes = []
+                update['change_count'] = self.change_count
+            if progress is not None:
+                update.update(progress_done=progress[0], progress_total=progress[1], progress_message=progress[2])
+            if heartbeat:
+                update['heartbeat'] = timezone.now()
+            if update and update_run:
+                ScriptRun.objects.filter(pk=self.run_id).update(**update)
+            if progress is not None:
+                self.progress_written = progress
+        except BaseException:
+            self._give_back(entries, files, changes, progress)
+            raise
 
 
 class BufferedRecorder(_Recording):
@@ -167,7 +193,7 @@ class LiveRecorder(_Recording):
     """
 
     def __init__(self, run_id, *, on_cancel=None, on_tick=None, max_file_size=None, flush_interval=0.2,
-                 heartbeat_interval=2.0, tick_interval=30.0, batch_size=5000):
+                 heartbeat_interval=2.0, tick_interval=30.0, batch_size=5000, max_failures=10):
         super().__init__(run_id, max_file_size=max_file_size)
         self.on_cancel = on_cancel
         self.on_tick = on_tick
@@ -175,6 +201,7 @@ class LiveRecorder(_Recording):
         self.heartbeat_interval = heartbeat_interval
         self.tick_interval = tick_interval
         self.batch_size = batch_size
+        self.max_failures = max_failures
         self.cancel_seen = False
         self.error = None
         self._wake = threading.Event()
@@ -191,16 +218,15 @@ class LiveRecorder(_Recording):
         return self
 
     def stop(self):
-        """End the thread and write the rest here. Raises what the thread could not write, if anything."""
+        """End the thread and write the rest here, including what the thread could not write. Raises if that fails."""
         self._stopping.set()
         self._wake.set()
         self._thread.join(timeout=300)
-        if self.error is not None:
-            raise self.error
         self._write(update_run=False)
 
     def _loop(self):
         started = last_beat = last_tick = time.monotonic()
+        failures = 0
         try:
             while True:
                 self._wake.wait(self.flush_interval)
@@ -209,14 +235,27 @@ class LiveRecorder(_Recording):
                     return
                 now = time.monotonic()
                 beat = now - last_beat >= self.heartbeat_interval
-                if now - started >= self.flush_interval or len(self._entries) >= self.batch_size:
-                    self._write(heartbeat=beat)
-                if beat:
-                    last_beat = now
-                    self._check_cancel()
-                if self.on_tick and now - last_tick >= self.tick_interval:
-                    last_tick = now
-                    self.on_tick()
+                try:
+                    if now - started >= self.flush_interval or len(self._entries) >= self.batch_size:
+                        self._write(heartbeat=beat)
+                    if beat:
+                        last_beat = now
+                        self._check_cancel()
+                    if self.on_tick and now - last_tick >= self.tick_interval:
+                        last_tick = now
+                        self.on_tick()
+                    failures = 0
+                except DatabaseError:
+                    # The connection was lost (a failover, a terminated session): what was not written was given
+                    # back; the next attempt opens a new connection.
+                    failures += 1
+                    if failures >= self.max_failures:
+                        raise
+                    logger.warning('Recording run %s: database error, reconnecting', self.run_id, exc_info=True)
+                    try:
+                        connection.close()
+                    except DatabaseError:
+                        pass
         except Exception as exc:  # reported by stop(); the run must not hang on its recorder
             logger.exception('Recording run %s failed', self.run_id)
             self.error = exc

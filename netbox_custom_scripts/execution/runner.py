@@ -20,13 +20,14 @@ from functools import partial
 
 from core.models import ObjectChange
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models.signals import post_save
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from netbox.context import current_request, events_queue, query_cache
 from netbox.context_managers import event_tracking
 from netbox.registry import registry
+from psycopg import pq
 from rq.timeouts import JobTimeoutException
 from utilities.exceptions import AbortScript
 from utilities.request import NetBoxFakeRequest, copy_safe_request
@@ -221,6 +222,28 @@ def _cancel_signal(recorder):
             recorder.on_cancel = None
 
 
+@contextmanager
+def _cancel_interrupted_query():
+    """
+    psycopg cancels a running query only on KeyboardInterrupt and SystemExit. A timeout or a cancel that interrupts
+    the script while it waits inside PostgreSQL would leave the query running on the server - holding the run's
+    locks until it ends - and the rollback would fail: cancel the query and read its result, so the rollback works.
+    """
+    try:
+        yield
+    except BaseException:
+        raw = connection.connection
+        if raw is not None and raw.info.transaction_status == pq.TransactionStatus.ACTIVE:
+            try:
+                raw.cancel_safe(timeout=5)
+                while raw.pgconn.get_result() is not None:
+                    pass
+            except Exception:
+                logger.warning('Could not cancel the interrupted query; dropping the connection', exc_info=True)
+                connection.close()
+        raise
+
+
 def _log(recorder, level, message):
     recorder.log(LogEntry(level=level, message=message, time=timezone.now()))
 
@@ -241,7 +264,8 @@ def run_script(run, script_class, data, request, recorder):
     try:
         with _cancel_signal(recorder), watcher, change_tracking(request, commit):
             with transaction.atomic():
-                value = script.run(data, commit)
+                with _cancel_interrupted_query():
+                    value = script.run(data, commit)
                 changes = ObjectChange.objects.filter(request_id=request.id).order_by('pk')
                 recorder.record_changes([_change_record(change) for change in changes])
                 output, output_format = _format_output(value)

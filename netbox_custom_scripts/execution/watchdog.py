@@ -3,12 +3,15 @@ Keeping run records truthful when the process running them disappears.
 
 A running run's recorder thread updates its heartbeat every few seconds. A run whose heartbeat stopped (its worker
 was killed, its host went away) is marked errored; a run whose core Job was deleted before it started is marked
-cancelled. reap_stale_runs() is cheap and is called from the watchdog system job, from recorder threads of other
-runs, and whenever someone looks at an active run.
+cancelled; a waiting run whose RQ job vanished (the tasks Redis lost its data) is marked errored. The core Job of a
+run ended here is ended too. reap_stale_runs() is cheap and is called from the watchdog system job, from recorder
+threads of other runs, and whenever someone looks at an active run.
 """
 import datetime
 
 import django_rq
+from core.choices import JobStatusChoices
+from core.models import Job
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -40,6 +43,14 @@ def _rq_job_gone(run):
     return rq_job.get_status(refresh=False) in (JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED)
 
 
+def _end_job(run, now, error):
+    """End the core Job of a run the watchdog ended: no worker will."""
+    if run.job_id:
+        Job.objects.filter(pk=run.job_id, status__in=JobStatusChoices.ENQUEUED_STATE_CHOICES).update(
+            status=JobStatusChoices.STATUS_ERRORED, completed=now, error=error,
+        )
+
+
 def reap_stale_runs(runs=None):
     """Mark dead running runs errored and orphaned waiting runs cancelled. Returns the runs it changed."""
     now = timezone.now()
@@ -52,17 +63,26 @@ def reap_stale_runs(runs=None):
         silent_since = run.heartbeat or run.started or run.created
         dead = now - silent_since > HEARTBEAT_TIMEOUT or _rq_job_gone(run)
         still_silent = ScriptRun.objects.filter(pk=run.pk, status=RunStatusChoices.RUNNING, heartbeat=run.heartbeat)
-        if dead and still_silent.update(
-            status=RunStatusChoices.ERRORED,
-            completed=now,
-            error=_('The worker running this script stopped (no sign of life since {time}). Its changes were '
-                    'rolled back; the log is kept up to the last line it wrote.').format(time=silent_since.isoformat()),
-        ):
+        error = _('The worker running this script stopped (no sign of life since {time}). Its changes were '
+                  'rolled back; the log is kept up to the last line it wrote.').format(time=silent_since.isoformat())
+        if dead and still_silent.update(status=RunStatusChoices.ERRORED, completed=now, error=error):
+            _end_job(run, now, error)
             changed.append(run.pk)
     orphaned = queryset.filter(status__in=RunStatusChoices.WAITING, job__isnull=True, created__lt=now - RQ_GONE_GRACE)
     for run in orphaned:
         if ScriptRun.objects.filter(pk=run.pk, status__in=RunStatusChoices.WAITING, job__isnull=True).update(
             status=RunStatusChoices.CANCELLED, completed=now, error=_('Its job was deleted before it started.'),
         ):
+            changed.append(run.pk)
+    # A waiting run whose RQ job is gone - the tasks Redis crashed or restarted without persistence - would wait
+    # forever: nothing is left that could run it.
+    queued = queryset.filter(status__in=RunStatusChoices.WAITING, job__isnull=False, created__lt=now - RQ_GONE_GRACE)
+    error = _('Its job was lost from the queue before it started (the tasks Redis lost its data). Nothing was run; '
+              'run it again.')
+    for run in queued:
+        if _rq_job_gone(run) and ScriptRun.objects.filter(
+            pk=run.pk, status__in=RunStatusChoices.WAITING, job_id=run.job_id
+        ).update(status=RunStatusChoices.ERRORED, completed=now, error=error):
+            _end_job(run, now, error)
             changed.append(run.pk)
     return changed
