@@ -32,6 +32,9 @@ NETBOX = os.path.join(os.path.dirname(sys.executable), 'netbox')
 QUICK = os.environ.get('NB_BENCH_QUICK') == '1'   # fewer repetitions, for a smoke test of the bench itself
 REPS = 2 if QUICK else 5
 SLOW_REPS = 1 if QUICK else 3
+THROUGHPUT_REPS = 1 if QUICK else 3
+# NB_BENCH_ONLY=throughput: only that workload, written to results/throughput.md (latest.md is left alone).
+ONLY = os.environ.get('NB_BENCH_ONLY', '')
 
 WORKLOAD = """\
 from ipam.models import IPAddress
@@ -284,6 +287,8 @@ def measure(client, processes):
         ratio = median(plugin) / median(builtin)
         say(f'{workload}: built-in {median(builtin):.3f} s, plugin {median(plugin):.3f} s, ratio {ratio:.2f}')
 
+    if ONLY == 'throughput':
+        return [measure_throughput(processes)]
     processes.workers(1)
     wait_idle()
 
@@ -388,25 +393,32 @@ def measure(client, processes):
     row('List 205 scripts in 52 modules, UI (all rows)', builtin[1:], plugin[1:], 0.2)
     row('List 205 scripts in 52 modules, API (limit=1000)', builtin_api[1:], plugin_api[1:], 0.2)
 
-    # Throughput: 100 short runs with 1 and 2 workers (plugin), and the built-in for reference
+    rows.append(measure_throughput(processes))
+    return rows
+
+
+def measure_throughput(processes):
+    """100 short runs with 1 and 2 workers, each system's 2-worker rate as a multiple of its 1-worker rate."""
     throughput = {}
     for workers in (1, 2):
         processes.workers(workers)
-        wait_idle()
-        throughput[('plugin', workers)] = plugin_throughput(100)
-        wait_idle()
-        throughput[('builtin', workers)] = builtin_throughput(100)
+        for system, measure_rate in (('plugin', plugin_throughput), ('builtin', builtin_throughput)):
+            rates = []
+            for _ in range(THROUGHPUT_REPS):
+                wait_idle()
+                rates.append(measure_rate(100))
+            throughput[(system, workers)] = median(rates)
         say(f'{workers} worker(s): plugin {throughput[("plugin", workers)]:.1f} runs/s, '
             f'built-in {throughput[("builtin", workers)]:.1f} runs/s')
-    rows.append({
+    return {
         'workload': '100 short runs: throughput, 2 workers / 1 worker (higher is better)',
         'builtin': throughput[('builtin', 2)] / throughput[('builtin', 1)],
         'plugin': throughput[('plugin', 2)] / throughput[('plugin', 1)],
         'target': 1.7, 'scaling': True,
-        'note': (f'runs/s: plugin {throughput[("plugin", 1)]:.1f} -> {throughput[("plugin", 2)]:.1f}, '
-                 f'built-in {throughput[("builtin", 1)]:.1f} -> {throughput[("builtin", 2)]:.1f}'),
-    })
-    return rows
+        'note': (f'runs/s (median of {THROUGHPUT_REPS}): plugin {throughput[("plugin", 1)]:.1f} -> '
+                 f'{throughput[("plugin", 2)]:.1f}, built-in {throughput[("builtin", 1)]:.1f} -> '
+                 f'{throughput[("builtin", 2)]:.1f}'),
+    }
 
 
 def plugin_throughput(count):
@@ -518,12 +530,12 @@ def main():
     print()
     print(text)
     os.makedirs(RESULTS, exist_ok=True)
-    latest = os.path.join(RESULTS, 'latest.md')
-    if os.path.exists(latest):
+    latest = os.path.join(RESULTS, f'{ONLY}.md' if ONLY else 'latest.md')
+    if not ONLY and os.path.exists(latest):
         os.replace(latest, os.path.join(RESULTS, 'previous.md'))
     with open(latest, 'w') as f:
         f.write(text)
-    say(f'Written to {os.path.relpath(latest, REPO)} (the previous result is in previous.md)')
+    say(f'Written to {os.path.relpath(latest, REPO)}' + ('' if ONLY else ' (the previous result is in previous.md)'))
 
 
 if __name__ == '__main__':

@@ -447,3 +447,46 @@ def test_cli_rerun_apply_approve_reject_and_test(rq_worker, wait, scripts, peopl
     assert cli('test', 'governance.Healthy', '--user', 'admin')[0] == 0
     code, out, err = cli('test', 'governance.Unhealthy', '--user', 'admin')
     assert code == 1 and 'Completed with failures' in err
+
+
+# Audit
+
+@NO_WORKER
+def test_runs_modules_and_schedules_are_in_the_change_log(scripts, people):
+    from core.models import ObjectType
+
+    client = APIClient()
+    admin = token_header(people['admin'])
+    run = client.post(f'/api/plugins/custom-scripts/scripts/{scripts["CreateSite"].pk}/run/',
+                      {'data': {'site_name': 'audited'}, 'commit': False}, format='json', HTTP_AUTHORIZATION=admin)
+    assert run.status_code == 201
+    cli_run = submit(scripts['CreateSite'], people['admin'], commit=False, source=RunSourceChoices.CLI,
+                     site_name='from the cli')  # no web request: still logged, as the given user
+    module = client.post('/api/plugins/custom-scripts/modules/', {
+        'name': 'audited', 'source_code': 'from netbox_custom_scripts.scripts import Script\n\n'
+                                          'class A(Script):\n    def run(self, data, commit):\n        pass\n',
+    }, format='json', HTTP_AUTHORIZATION=admin)
+    assert module.status_code == 201, module.content
+    schedule = client.post('/api/plugins/custom-scripts/schedules/', {
+        'name': 'nightly tests', 'script_id': scripts['Healthy'].pk, 'health_check': True, 'interval': 60,
+    }, format='json', HTTP_AUTHORIZATION=admin)
+    assert schedule.status_code == 201, schedule.content
+    assert client.post(f'/api/plugins/custom-scripts/schedules/{schedule.json()["id"]}/pause/',
+                       HTTP_AUTHORIZATION=admin).status_code == 200
+
+    def logged(model, pk):
+        return list(ObjectChange.objects.filter(
+            changed_object_type=ObjectType.objects.get_for_model(model), changed_object_id=pk, user=people['admin'],
+        ).order_by('pk').values_list('action', flat=True))
+
+    assert logged(ScriptRun, run.json()['id']) == ['create']
+    assert logged(ScriptRun, cli_run.pk) == ['create']
+    assert logged(ScriptModule, module.json()['id'])[0] == 'create'
+    assert logged(Schedule, schedule.json()['id']) == ['create', 'update']  # created, then paused
+    # The Changelog tabs of the run and module pages show them.
+    browser = Client()
+    browser.force_login(people['admin'])
+    for url in (f'/plugins/custom-scripts/runs/{cli_run.pk}/changelog/',
+                f'/plugins/custom-scripts/modules/{module.json()["id"]}/changelog/'):
+        page = browser.get(url)
+        assert page.status_code == 200 and 'admin' in page.content.decode() and 'Created' in page.content.decode()

@@ -6,9 +6,6 @@ revision with the requester's stored inputs, as the requester; or rejects it wit
 notified either way, the reviewers when a request arrives. Every decision is saved through the model, so it is in
 NetBox's change log.
 """
-import uuid
-from contextlib import nullcontext
-
 from core.models import ObjectType
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
@@ -17,14 +14,12 @@ from django.dispatch import receiver
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from extras.models import Notification
-from netbox.context import current_request
-from netbox.context_managers import event_tracking
 from netbox.events import EVENT_TYPE_KIND_DANGER, EVENT_TYPE_KIND_SUCCESS, EVENT_TYPE_KIND_WARNING, EventType
 from users.models import ObjectPermission, User
-from utilities.request import NetBoxFakeRequest
 
 from ..choices import RunStatusChoices
 from ..models import Script, ScriptRun
+from .audit import change_logging
 from .dispatch import submit_run
 from .errors import RunRefused
 from .signals import run_finished
@@ -89,18 +84,8 @@ def _record_review(run, user, status, comment):
     run.reviewed_by = user
     run.reviewed = timezone.now()
     run.review_comment = comment
-    with _change_logging(user):
+    with change_logging(user):
         run.save()
-
-
-def _change_logging(user):
-    """NetBox logs changes made while a request is current; the CLI and nbshell have none, so give them one."""
-    if current_request.get() is not None:
-        return nullcontext()
-    return event_tracking(NetBoxFakeRequest({
-        'user': user, 'id': uuid.uuid4(), 'META': {}, 'GET': {}, 'POST': {}, 'COOKIES': {}, 'FILES': {},
-        'method': 'POST', 'path': '', 'path_info': '',
-    }))
 
 
 def approve_run(run, user, comment='', *, http_request=None):

@@ -15,6 +15,7 @@ from django_pg_utils import advisory_lock
 from ..choices import RunSourceChoices, RunStatusChoices
 from ..jobs import RunScriptJob, SyncModulesJob
 from ..models import Script, ScriptRun
+from .audit import change_logging
 from .errors import RunRefused
 from .inputs import InputError, ValidatedInputs, validate_inputs
 from .loader import get_script_class
@@ -174,7 +175,8 @@ def submit_run(script, *, user, data=None, files=None, commit=None, source, http
         # The related objects were just loaded or checked here, and the database enforces the constraints: skip a
         # query per foreign key, unique field and constraint.
         run.full_clean(exclude=RELATED_FIELDS, validate_unique=False, validate_constraints=False)
-        run.save()
+        with change_logging(user):
+            run.save()
         if not immediate:
             _enqueue(run, script, user, inputs.secrets, files, http_request, script_class, schedule_at, False)
     if on_created is not None:
