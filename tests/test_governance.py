@@ -299,6 +299,10 @@ def test_health_checks_run_the_tests_and_roll_back(rq_worker, wait, scripts, peo
     with pytest.raises(RunRefused, match='has no tests'):
         submit_run(scripts['NeedsApproval'], user=people['requester'], source=RunSourceChoices.API,
                    health_check=True)
+    again = rerun(unhealthy, user=people['requester'], source=RunSourceChoices.API)
+    assert again.health_check and again.rerun_of == unhealthy and not again.commit
+    with pytest.raises(RunRefused, match='nothing to apply'):
+        rerun(healthy, user=people['requester'], source=RunSourceChoices.API, commit=True)
 
 
 def test_companion_module_tests(rq_worker, wait, scripts, people):

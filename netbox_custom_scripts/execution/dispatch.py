@@ -226,6 +226,11 @@ def rerun(run, *, user, source, commit=None, data=None, files=None, http_request
     """
     if run.script is None:
         raise RunRefused(_('The script of run #{run} no longer exists.').format(run=run.pk))
+    if run.health_check:
+        if commit:
+            raise RunRefused(_("Run #{run} ran the script's tests; there is nothing to apply.").format(run=run.pk))
+        return submit_run(run.script, user=user, source=source, http_request=http_request, immediate=immediate,
+                          on_created=on_created, rerun_of=run, health_check=True)
     script_class = get_script_class(run.script)
     secret_names = script_class.secret_variable_names()
     inputs = {name: value for name, value in run.inputs.items() if name not in secret_names}
