@@ -36,9 +36,10 @@ def pick(page, field_id, text):
     control = page.locator(f'#{field_id}-ts-control')
     control.click()
     control.press_sequentially(text)
-    expect(page.locator(f'#{field_id}-ts-dropdown .option.active', has_text=text)).to_be_visible()
-    control.press('Enter')
-    expect(page.locator(f'#{field_id}')).not_to_have_value('')
+    option = page.locator(f'#{field_id}-ts-dropdown .option', has_text=text).first
+    expect(option).to_be_visible()
+    option.click()
+    expect(page.locator(f'#{field_id}')).not_to_have_value('', timeout=15000)
     # Close the dropdown so that it cannot take the keystrokes meant for the next field.
     control.press('Escape')
     expect(page.locator(f'#{field_id}-ts-dropdown')).to_be_hidden()

@@ -46,8 +46,14 @@ def fingerprint():
     result = {}
     with connection.cursor() as cursor:
         for table in TOUCHED_TABLES:
+            # The run records themselves are change-logged (audit): only what the scripts wrote counts here.
+            where = (
+                " WHERE t.changed_object_type_id NOT IN "
+                "(SELECT id FROM django_content_type WHERE app_label = 'netbox_custom_scripts')"
+                if table == 'core_objectchange' else ''
+            )
             cursor.execute(
-                f"SELECT count(*), md5(coalesce(string_agg(t::text, '|' ORDER BY t.id), '')) FROM {table} t"
+                f"SELECT count(*), md5(coalesce(string_agg(t::text, '|' ORDER BY t.id), '')) FROM {table} t{where}"
             )
             result[table] = cursor.fetchone()
     return result
