@@ -4,7 +4,6 @@ the UI and API and is recorded like any other; log lines are printed as they arr
 run ended (0 only when it completed cleanly); an unknown user is refused, never replaced by a superuser; and the
 command does not load NetBox's URL configuration or GraphQL schema, so it starts fast.
 """
-import io
 import json
 import os
 import subprocess
@@ -13,14 +12,12 @@ import sys
 import pytest
 from dcim.models import Site
 from django.conf import settings
-from django.core.management import call_command
-from django.core.management.base import CommandError
 
 from netbox_custom_scripts.choices import RunSourceChoices, RunStatusChoices
 from netbox_custom_scripts.management.commands.custom_scripts import EXIT_REFUSED
 from netbox_custom_scripts.models import Script, ScriptRun
 
-from .utils import make_user
+from .utils import cli, make_user
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -31,19 +28,6 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def admin():
     return make_user('admin', is_superuser=True)
 
-
-def cli(*args):
-    """Run the command in this process: (exit status, stdout, stderr)."""
-    out, err = io.StringIO(), io.StringIO()
-    try:
-        call_command('custom_scripts', *args, stdout=out, stderr=err)
-        status = 0
-    except SystemExit as exc:
-        status = exc.code
-    except CommandError as exc:
-        status = exc.returncode
-        err.write(str(exc))
-    return status, out.getvalue(), err.getvalue()
 
 
 def test_list(admin):

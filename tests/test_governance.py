@@ -30,8 +30,7 @@ from netbox_custom_scripts.execution.modules import save_source, sync_directory
 from netbox_custom_scripts.models import Schedule, Script, ScriptModule, ScriptRun
 
 from .conftest import REPO
-from .test_cli import cli
-from .utils import make_user, token_header
+from .utils import cli, make_user, token_header
 
 pytestmark = pytest.mark.django_db(transaction=True)
 # Tests that need no worker run in a transaction that is rolled back (no queued job is ever committed): faster.

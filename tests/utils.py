@@ -1,5 +1,8 @@
-"""Helpers shared by the tests: users with NetBox object permissions, API tokens."""
+"""Helpers shared by the tests: users with NetBox object permissions, API tokens, the CLI in this process."""
+import io
+
 from core.models import ObjectType
+from django.core.management import CommandError, call_command
 from users.models import ObjectPermission, Token, User
 
 
@@ -25,3 +28,17 @@ def token_header(user):
     token.full_clean()
     token.save()
     return token.get_auth_header_prefix() + token.token
+
+
+def cli(*args):
+    """Run `netbox custom_scripts` in this process: (exit status, stdout, stderr)."""
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        call_command('custom_scripts', *args, stdout=out, stderr=err)
+        status = 0
+    except SystemExit as exc:
+        status = exc.code
+    except CommandError as exc:
+        status = exc.returncode
+        err.write(str(exc))
+    return status, out.getvalue(), err.getvalue()

@@ -23,12 +23,9 @@ Contract:
 The "Run script" buttons on the pages of other objects (Meta.object_types) are covered by tests/test_object_buttons.py.
 """
 import argparse
-import io
 import re
 
 import pytest
-from django.core.management import call_command
-from django.core.management.base import CommandError
 from rest_framework.test import APIClient
 
 from netbox_custom_scripts.choices import RunStatusChoices
@@ -36,6 +33,7 @@ from netbox_custom_scripts.graphql.schema import CustomScriptsQuery
 from netbox_custom_scripts.management.commands.custom_scripts import EXIT_REFUSED, Command
 from netbox_custom_scripts.models import Schedule, Script, ScriptRun
 
+from ..utils import cli
 from .conftest import API, UI, api_client, make_role_user, make_run, snapshot, ui_client
 
 #
@@ -296,18 +294,6 @@ def test_graphql_single_objects_one_may_not_view_are_errors(world):
 #
 # The CLI
 #
-
-def cli(*args):
-    out, err = io.StringIO(), io.StringIO()
-    try:
-        call_command('custom_scripts', *args, stdout=out, stderr=err)
-        status = 0
-    except SystemExit as exc:
-        status = exc.code
-    except CommandError as exc:
-        status = exc.returncode
-        err.write(str(exc))
-    return status, out.getvalue(), err.getvalue()
 
 
 def subcommands():

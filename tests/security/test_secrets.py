@@ -16,7 +16,6 @@ in-process run's record (tests/test_runs.py::test_secret_is_never_stored), secre
 (tests/test_inputs.py::test_rerun_form_is_prefilled_without_secrets_or_files).
 """
 import hashlib
-import io
 import json
 import os
 import re
@@ -29,8 +28,6 @@ import pytest
 from core.models import Job, ObjectChange
 from dcim.models import Site
 from django.conf import settings
-from django.core.management import call_command
-from django.core.management.base import CommandError
 
 from netbox_custom_scripts.choices import RunStatusChoices
 from netbox_custom_scripts.execution.inputs import SECRET_MASK
@@ -39,6 +36,7 @@ from netbox_custom_scripts.management.commands.custom_scripts import EXIT_REFUSE
 from netbox_custom_scripts.models import ScriptRun
 
 from ..conftest import REPO, wait_for
+from ..utils import cli
 from .conftest import API, api_client, make_role_user, register_fixture, ui_client
 
 PROBE = 'secret_probe.SecretProbe'
@@ -71,18 +69,6 @@ def find_leaks(values, haystacks):
                 leaks.append((value, where))
     return leaks
 
-
-def cli(*args):
-    out, err = io.StringIO(), io.StringIO()
-    try:
-        call_command('custom_scripts', *args, stdout=out, stderr=err)
-        status = 0
-    except SystemExit as exc:
-        status = exc.code
-    except CommandError as exc:
-        status = exc.returncode
-        err.write(str(exc))
-    return status, out.getvalue(), err.getvalue()
 
 
 def pg_dump():
