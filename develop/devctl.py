@@ -572,6 +572,7 @@ def cmd_test(args):
         'NB_TEST_DB_NAME': env.get('NB_TEST_DB_NAME', 'test_nbcs'),
         'NB_REDIS_TASKS_DB': env.get('NB_REDIS_TASKS_DB', '14'),
         'NB_REDIS_CACHING_DB': env.get('NB_REDIS_CACHING_DB', '15'),
+        'NBCS_STOP_GRACE_PERIOD': env.get('NBCS_STOP_GRACE_PERIOD', '3'),
     }
     command = [venv_bin('python'), '-m', 'pytest', '--create-db', *args]
     say('pytest ' + ' '.join(command[3:]))

@@ -14,7 +14,7 @@ from netbox.jobs import JobRunner, system_job
 
 from .choices import RunStatusChoices
 from .execution.modules import sync_directory
-from .execution.runner import execute_queued_run
+from .execution.runner import execute_queued_run, hard_stop_exit
 from .execution.watchdog import reap_stale_runs
 from .models import ScriptRun
 
@@ -51,10 +51,14 @@ class RunScriptJob(JobRunner):
         super().handle(job, *args, **kwargs)
 
     def run(self, run_id, sealed_secrets=None, files=None, request=None, job_timeout=None, **kwargs):
+        rq_job = _current_rq_job(self.job)
         run = execute_queued_run(
             run_id, self.job, sealed_secrets=sealed_secrets, files=files, request=request,
             # RQ enforces the limit in a work-horse; a run executing in this process (CLI, nbshell) needs its own.
-            timeout=job_timeout if _in_this_process(self.job) else None,
+            time_limit=rq_job.timeout if rq_job is not None else job_timeout,
+            enforce_time_limit=rq_job is None,
+            # A script that will not stop is stopped hard; a work-horse then exits, freeing its worker.
+            exit_process=hard_stop_exit(1) if rq_job is not None else in_process_hard_stop_exit,
         )
         if run is None:
             self.job.data = {'run': run_id, 'status': 'not started'}
@@ -69,11 +73,16 @@ class RunScriptJob(JobRunner):
             raise JobFailed()
 
 
-def _in_this_process(job):
+def _current_rq_job(job):
+    """The RQ job executing `job` in this work-horse, or None when it runs in this process (CLI, nbshell)."""
     from rq import get_current_job
 
     current = get_current_job()
-    return current is None or current.id != str(job.job_id)
+    return current if current is not None and current.id == str(job.job_id) else None
+
+
+# Set by a process that runs scripts itself and may end when one will not stop (the CLI); None elsewhere (nbshell).
+in_process_hard_stop_exit = None
 
 
 class SyncModulesJob(JobRunner):

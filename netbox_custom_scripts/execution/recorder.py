@@ -203,6 +203,8 @@ class LiveRecorder(_Recording):
         self.batch_size = batch_size
         self.max_failures = max_failures
         self.cancel_seen = False
+        # The runner's RunStopper (if any), asked on every wake whether the script must be stopped hard.
+        self.stopper = None
         self.error = None
         self._wake = threading.Event()
         self._stopping = threading.Event()
@@ -222,6 +224,8 @@ class LiveRecorder(_Recording):
         self._stopping.set()
         self._wake.set()
         self._thread.join(timeout=300)
+        if self.stopper is not None and self.stopper.hard_stopped:
+            return  # the run was recorded when it was stopped; what its script did since is not its record
         self._write(update_run=False)
 
     def _loop(self):
@@ -244,6 +248,10 @@ class LiveRecorder(_Recording):
                     if self.on_tick and now - last_tick >= self.tick_interval:
                         last_tick = now
                         self.on_tick()
+                    if self.stopper is not None:
+                        self.stopper.check()
+                        if self.stopper.hard_stopped:
+                            return
                     failures = 0
                 except DatabaseError:
                     # The connection was lost (a failover, a terminated session): what was not written was given

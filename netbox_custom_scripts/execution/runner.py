@@ -11,17 +11,21 @@ import json
 import logging
 import os
 import signal
+import sys
 import threading
+import time
 import traceback
 from collections import defaultdict
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from functools import partial
 
-from core.models import ObjectChange
+from core.choices import JobStatusChoices
+from core.models import Job, ObjectChange
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models.signals import post_save
+from django.http import QueryDict
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from netbox.context import current_request, events_queue, query_cache
@@ -46,7 +50,9 @@ from .watchdog import reap_stale_runs
 __all__ = (
     'RunCancelled',
     'RunOutcome',
+    'RunStopper',
     'build_run_request',
+    'capture_request',
     'finish_run',
     'run_script',
 )
@@ -75,18 +81,49 @@ class RunOutcome:
     traceback: str = ''
 
 
-def build_run_request(run, user, http_request=None, secret_fields=()):
+def capture_request(http_request, secret_fields=()):
+    """
+    What a run keeps of the HTTP request that started it, for `self.request`: plain data only - the safe headers,
+    query and form data without secret values, method and path. No user, cookies or files: this travels in the
+    queued RQ job, which Redis may keep for a long time.
+    """
+    if http_request is None:
+        return None
+    safe = copy_safe_request(http_request, include_files=False)
+    post = safe.POST.copy() if hasattr(safe.POST, 'copy') else QueryDict(mutable=True)
+    for name in (*secret_fields, 'csrfmiddlewaretoken'):
+        post.pop(name, None)
+    if secret_fields and 'data' in post:
+        # The REST API takes the inputs of a multipart or form-encoded request as JSON in its `data` field.
+        post.setlist('data', [_mask_json_inputs(value, secret_fields) for value in post.getlist('data')])
+    return {
+        'META': dict(safe.META),
+        'GET': {key: safe.GET.getlist(key) for key in safe.GET},
+        'POST': {key: post.getlist(key) for key in post},
+        'method': safe.method,
+        'path': safe.path,
+        'path_info': safe.path_info,
+    }
+
+
+def _query_dict(lists):
+    query = QueryDict(mutable=True)
+    for key, values in (lists or {}).items():
+        query.setlist(key, list(values))
+    return query
+
+
+def build_run_request(run, user, captured=None):
     """
     What a script sees as `self.request`, and what change logging attributes changes to: the user, the run's own
-    request ID, and - for runs started over HTTP - the safe parts of the original request (no cookies, no files,
-    no secret values).
+    request ID, and - for runs started over HTTP - what capture_request() kept of the original request.
     """
     data = {
         'user': user,
         'id': run.request_id,
         'META': {},
-        'GET': {},
-        'POST': {},
+        'GET': QueryDict(),
+        'POST': QueryDict(),
         'COOKIES': {},
         'FILES': {},
         'method': 'POST',
@@ -95,17 +132,11 @@ def build_run_request(run, user, http_request=None, secret_fields=()):
         # How deep in a chain of event-rule runs this one is (see event_rules.MAX_EVENT_DEPTH).
         'custom_script_event_depth': (run.event or {}).get('depth', 0),
     }
-    if http_request is not None:
-        safe = copy_safe_request(http_request, include_files=False)
-        post = safe.POST.copy() if hasattr(safe.POST, 'copy') else dict(safe.POST)
-        for name in (*secret_fields, 'csrfmiddlewaretoken'):
-            post.pop(name, None)
-        if secret_fields and 'data' in post:
-            # The REST API takes the inputs of a multipart or form-encoded request as JSON in its `data` field.
-            post.setlist('data', [_mask_json_inputs(value, secret_fields) for value in post.getlist('data')])
+    if captured:
         data.update(
-            META=safe.META, GET=safe.GET.copy(), POST=post, method=safe.method, path=safe.path,
-            path_info=safe.path_info,
+            META=dict(captured.get('META') or {}), GET=_query_dict(captured.get('GET')),
+            POST=_query_dict(captured.get('POST')), method=captured.get('method') or 'POST',
+            path=captured.get('path') or '', path_info=captured.get('path_info') or '',
         )
     return NetBoxFakeRequest(data)
 
@@ -191,17 +222,22 @@ class _ChangeWatcher:
 
 
 @contextmanager
-def _cancel_signal(recorder):
+def _cancel_signal(recorder, stopper=None):
     """
     Let the recorder's thread interrupt the script when the run is cancelled: with a signal in the main thread
     (it wakes a script that sleeps or waits on I/O), otherwise with an exception raised in the script's thread.
+    Not once the script is committing: the commit goes through, and the run ends as it committed.
     """
     if not hasattr(recorder, 'cancel_seen'):
         yield
         return
+
+    def may_interrupt():
+        return stopper is None or stopper.may_interrupt()
+
     if threading.current_thread() is threading.main_thread():
         def handler(signum, frame):
-            if recorder.cancel_seen:
+            if recorder.cancel_seen and may_interrupt():
                 raise RunCancelled()
 
         previous = signal.signal(CANCEL_SIGNAL, handler)
@@ -213,7 +249,7 @@ def _cancel_signal(recorder):
             signal.signal(CANCEL_SIGNAL, previous)
     else:
         thread_id = threading.get_ident()
-        recorder.on_cancel = lambda: ctypes.pythonapi.PyThreadState_SetAsyncExc(
+        recorder.on_cancel = lambda: may_interrupt() and ctypes.pythonapi.PyThreadState_SetAsyncExc(
             ctypes.c_ulong(thread_id), ctypes.py_object(RunCancelled)
         )
         try:
@@ -244,14 +280,150 @@ def _cancel_interrupted_query():
         raise
 
 
+class RunStopper:
+    """
+    Keeps a run's end truthful when its script does not stop by itself. Once the run's time limit has passed or a
+    cancel was requested, it never commits: that is checked right before the commit, whatever the script caught.
+    A script still running `grace` seconds later (it caught the interruption, or it is blocked in C code where no
+    exception reaches it) is stopped hard from the recorder's thread: its database session is ended, so PostgreSQL
+    rolls back its transaction; its outcome is recorded with its log; and in a work-horse (or the CLI) its process
+    exits, so the worker is free again.
+    """
+
+    def __init__(self, run, recorder, *, timeout=None, grace=10, exit_process=None):
+        self.run = run
+        self.recorder = recorder
+        self.deadline = time.monotonic() + timeout if timeout else None
+        self.timeout = timeout
+        self.grace = grace
+        # Called with the recorded run after a hard stop; it ends the process (see hard_stop_exit()).
+        self.exit_process = exit_process
+        self.watcher = None
+        self.backend_pid = None
+        self.committing = False
+        self.done = False
+        self.hard_stopped = False
+        self._cancel_seen_at = None
+        self._lock = threading.Lock()
+
+    def attach(self, watcher):
+        """In the script's thread, before it runs: the database session a hard stop ends."""
+        self.watcher = watcher
+        connection.ensure_connection()
+        self.backend_pid = connection.connection.info.backend_pid
+
+    def _reason(self, fresh=False):
+        if self.recorder.cancel_seen or (fresh and ScriptRun.objects.filter(
+            pk=self.run.pk, cancel_requested__isnull=False
+        ).exists()):
+            return RunStatusChoices.CANCELLED
+        if self.deadline is not None and time.monotonic() >= self.deadline:
+            return RunStatusChoices.TIMED_OUT
+        return None
+
+    def before_end(self, commit):
+        """
+        In the script's thread, after run() returned and right before the transaction commits (or a dry run rolls
+        back): refuse to end as if nothing happened once the time limit passed or a cancel was requested.
+        """
+        reason = self._reason(fresh=True)
+        with self._lock:
+            if self.hard_stopped or reason == RunStatusChoices.CANCELLED:
+                raise RunCancelled()
+            if reason == RunStatusChoices.TIMED_OUT:
+                raise JobTimeoutException(_('The time limit passed before the run could commit.'))
+            if commit:
+                self.committing = True
+        if commit and threading.current_thread() is threading.main_thread():
+            # No timeout may interrupt the commit itself (it would report a rollback that did not happen).
+            signal.alarm(0)
+
+    def finished(self):
+        with self._lock:
+            self.committing = False
+            self.done = True
+
+    def may_interrupt(self):
+        """Whether a cancel may still be raised in the script (not once it is committing or done)."""
+        return not (self.committing or self.done)
+
+    def check(self):
+        """From the recorder's thread, every few tenths of a second: stop the script hard once it is overdue."""
+        if self.done or self.hard_stopped:
+            return
+        now = time.monotonic()
+        if self.recorder.cancel_seen and self._cancel_seen_at is None:
+            self._cancel_seen_at = now
+        since = self._cancel_seen_at
+        if since is None and self.deadline is not None and now >= self.deadline:
+            since = self.deadline
+        if since is None or now - since < self.grace:
+            return
+        with self._lock:
+            if self.committing or self.done:
+                return
+            self.hard_stopped = True
+        self._hard_stop(RunStatusChoices.CANCELLED if self._cancel_seen_at is not None else RunStatusChoices.TIMED_OUT)
+
+    def _hard_stop(self, status):
+        run = self.run
+        logger.warning('Run %s is still running %s s after it was %s; stopping it hard', run.pk, self.grace,
+                       'cancelled' if status == RunStatusChoices.CANCELLED else 'timed out')
+        if self.backend_pid:
+            try:
+                with connection.cursor() as cursor:
+                    cursor.execute('SELECT pg_terminate_backend(%s)', [self.backend_pid])
+            except DatabaseError:
+                logger.exception('Could not end the database session of run %s', run.pk)
+        if status == RunStatusChoices.CANCELLED:
+            message = _('Cancelled, and still running {grace} s later: stopped hard. Its database session was ended, '
+                        'so all its changes were rolled back.').format(grace=self.grace)
+        else:
+            message = _('The run exceeded its time limit ({limit} s) and was still running {grace} s later: stopped '
+                        'hard. Its database session was ended, so all its changes were rolled back.').format(
+                limit=self.timeout or '?', grace=self.grace)
+        if self.watcher is not None:
+            self.recorder.record_changes(list(self.watcher.changes.values()))
+        _log(self.recorder, LogLevelChoices.FAILURE, message)
+        outcome = RunOutcome(status, error=message)
+        try:
+            self.recorder._write(update_run=False)
+        except DatabaseError:
+            logger.exception('Could not write the log of run %s', run.pk)
+        _record_outcome(run, outcome, self.recorder, only_if_running=True)
+        if run.job_id:
+            Job.objects.filter(pk=run.job_id, status__in=JobStatusChoices.ENQUEUED_STATE_CHOICES).update(
+                status=JobStatusChoices.STATUS_ERRORED if status == RunStatusChoices.TIMED_OUT
+                else JobStatusChoices.STATUS_FAILED,
+                completed=timezone.now(), error=message[:10000],
+            )
+        if self.exit_process is not None:
+            self.exit_process(run)
+
+
+def hard_stop_exit(code=1, message=None):
+    """An `exit_process` for RunStopper: print `message(run)` (if given) and end this process at once."""
+    def exit_process(run):
+        if message is not None:
+            try:
+                sys.stderr.write(message(run) + '\n')
+                sys.stderr.flush()
+            except Exception:  # the process ends either way
+                pass
+        os._exit(code(run) if callable(code) else code)
+
+    return exit_process
+
+
 def _log(recorder, level, message):
     recorder.log(LogEntry(level=level, message=message, time=timezone.now()))
 
 
-def run_script(run, script_class, data, request, recorder):
+def run_script(run, script_class, data, request, recorder, stopper=None):
     """
     Execute the script of `run` with cleaned `data`. Returns a RunOutcome; never raises for anything the script
-    does. Inside a caller's transaction (the test helper) the run's transaction is a savepoint of it.
+    does. Inside a caller's transaction (the test helper) the run's transaction is a savepoint of it. With a
+    RunStopper, a run past its time limit or cancelled never commits, and one that will not stop is stopped hard.
     """
     script = script_class()
     script.request = request
@@ -260,9 +432,11 @@ def run_script(run, script_class, data, request, recorder):
     commit = run.commit
     outcome = None
     watcher = _ChangeWatcher(request.id)
+    if stopper is not None:
+        stopper.attach(watcher)
 
     try:
-        with _cancel_signal(recorder), watcher, change_tracking(request, commit):
+        with _cancel_signal(recorder, stopper), watcher, change_tracking(request, commit):
             with transaction.atomic():
                 with _cancel_interrupted_query():
                     value = script.run(data, commit)
@@ -271,6 +445,8 @@ def run_script(run, script_class, data, request, recorder):
                 output, output_format = _format_output(value)
                 status = RunStatusChoices.FAILED if script.failed else RunStatusChoices.COMPLETED
                 outcome = RunOutcome(status, output, output_format)
+                if stopper is not None:
+                    stopper.before_end(commit)
                 if not commit:
                     raise _DryRunRollback()
         if commit and outcome.status == RunStatusChoices.COMPLETED:
@@ -294,16 +470,22 @@ def run_script(run, script_class, data, request, recorder):
         message = _('Cancelled while running; all changes were rolled back.')
         _log(recorder, LogLevelChoices.WARNING, message)
         outcome = RunOutcome(RunStatusChoices.CANCELLED, error=message)
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:
         recorder.record_changes(list(watcher.changes.values()))
         error = f'{type(exc).__name__}: {exc}'
         _log(recorder, LogLevelChoices.FAILURE, _('An exception occurred: `{error}`').format(error=error))
         _log(recorder, LogLevelChoices.INFO, _('All changes were rolled back.'))
         outcome = RunOutcome(RunStatusChoices.ERRORED, error=error, traceback=traceback.format_exc())
+    finally:
+        if stopper is not None:
+            stopper.finished()
+    if stopper is not None and stopper.hard_stopped:
+        # Recorded by the stopper; this thread's database session is gone.
+        connection.close()
     return outcome
 
 
-def run_health_check(run, script_class, request, recorder):
+def run_health_check(run, script_class, request, recorder, stopper=None):
     """
     Run the script's test_* methods against the live data in a transaction that is always rolled back, each in a
     savepoint of its own so one failing test does not hide the others. A test fails when it raises (an assert, say)
@@ -317,8 +499,10 @@ def run_health_check(run, script_class, request, recorder):
     for name, _test in tests:
         script.tests.setdefault(name, {level: 0 for level in LOG_LEVELS})
     results = {}
+    if stopper is not None:
+        stopper.attach(None)
     try:
-        with _cancel_signal(recorder), change_tracking(request, commit=False):
+        with _cancel_signal(recorder, stopper), change_tracking(request, commit=False):
             with transaction.atomic():
                 for name, test in tests:
                     _log(recorder, LogLevelChoices.INFO, _('Running {test}').format(test=name))
@@ -346,6 +530,9 @@ def run_health_check(run, script_class, request, recorder):
         _log(recorder, LogLevelChoices.FAILURE, _('The tests exceeded their time limit.'))
         _record_health(run, HealthChoices.FAILING)
         return RunOutcome(RunStatusChoices.TIMED_OUT, error=str(exc) or _('Time limit exceeded.'))
+    finally:
+        if stopper is not None:
+            stopper.finished()
     failed = sorted(name for name, passed in results.items() if not passed)
     summary = _('{passed} of {total} tests passed; all changes were rolled back.').format(
         passed=len(results) - len(failed), total=len(results)
@@ -389,6 +576,10 @@ def _record_health(run, health):
 
 def finish_run(run, outcome, recorder):
     """Write the last of the run's record and its final status."""
+    if getattr(recorder, 'stopper', None) is not None and recorder.stopper.hard_stopped:
+        recorder.stop()
+        run.refresh_from_db()
+        return run
     try:
         recorder.stop()
     except Exception as exc:
@@ -398,6 +589,11 @@ def finish_run(run, outcome, recorder):
                 RunStatusChoices.ERRORED, outcome.output, outcome.output_format,
                 error=_('The run finished but its log could not be written: {error}').format(error=exc),
             )
+    return _record_outcome(run, outcome, recorder)
+
+
+def _record_outcome(run, outcome, recorder, only_if_running=False):
+    """The run's final status and totals, and the run_finished signal."""
     now = timezone.now()
     final = {
         'status': outcome.status,
@@ -413,18 +609,32 @@ def finish_run(run, outcome, recorder):
     if recorder.progress_written is not None:
         done, total, message = recorder.progress_written
         final.update(progress_done=done, progress_total=total, progress_message=message)
-    ScriptRun.objects.filter(pk=run.pk).update(**final)
+    runs = ScriptRun.objects.filter(pk=run.pk)
+    if only_if_running and not runs.filter(status=RunStatusChoices.RUNNING).update(**final):
+        return run
+    if not only_if_running:
+        runs.update(**final)
     for field, value in final.items():
         setattr(run, field, value)
     run_finished.send(sender=ScriptRun, run=run)
     return run
 
 
-def execute_queued_run(run_id, job, *, sealed_secrets=None, files=None, request=None, timeout=None):
+def _run_request(run, request):
+    """`self.request` of a queued run: rebuilt from what capture_request() kept (jobs queued by earlier releases
+    carry a ready-made request)."""
+    if request is None or isinstance(request, dict):
+        return build_run_request(run, run.user, request)
+    return request
+
+
+def execute_queued_run(run_id, job, *, sealed_secrets=None, files=None, request=None, time_limit=None,
+                       enforce_time_limit=False, exit_process=None):
     """
     The worker side of a run: start it (unless it was cancelled or its singleton script is busy), re-validate its
     inputs against the revision it was dispatched with, run it, and record the outcome. Returns the finished run,
-    or None when there was nothing to run.
+    or None when there was nothing to run. `time_limit` is the run's limit in seconds (RQ enforces it in a
+    work-horse; `enforce_time_limit` enforces it here); `exit_process` ends this process after a hard stop.
     """
     run = ScriptRun.objects.select_related('script__module', 'revision__module', 'user').filter(pk=run_id).first()
     if run is None:
@@ -448,7 +658,12 @@ def execute_queued_run(run_id, job, *, sealed_secrets=None, files=None, request=
         run.pk,
         max_file_size=settings_value('max_file_size'),
         on_tick=lambda: reap_stale_runs(ScriptRun.objects.exclude(pk=run.pk)),
-    ).start()
+    )
+    stopper = recorder.stopper = RunStopper(
+        run, recorder, timeout=time_limit, grace=settings_value('stop_grace_period'), exit_process=exit_process,
+    )
+    recorder.start()
+    timeout = time_limit if enforce_time_limit else None
     try:
         if run.script is None:
             raise RunRefused(_('The script of this run no longer exists.'))
@@ -463,7 +678,7 @@ def execute_queued_run(run_id, job, *, sealed_secrets=None, files=None, request=
                 ))
         if run.health_check:
             with _time_limit(timeout):
-                outcome = run_health_check(run, script_class, request or build_run_request(run, run.user), recorder)
+                outcome = run_health_check(run, script_class, _run_request(run, request), recorder, stopper)
             return finish_run(run, outcome, recorder)
         secret_names = script_class.secret_variable_names()
         raw = {name: value for name, value in run.inputs.items() if name not in secret_names}
@@ -474,9 +689,9 @@ def execute_queued_run(run_id, job, *, sealed_secrets=None, files=None, request=
         except InputError as exc:
             messages = '; '.join(f'{name}: {" ".join(errors)}' for name, errors in exc.message_dict.items())
             raise RunRefused(_('The inputs are no longer valid: {errors}').format(errors=messages))
-        http_request = request or build_run_request(run, run.user)
+        http_request = _run_request(run, request)
         with _time_limit(timeout):
-            outcome = run_script(run, script_class, inputs.cleaned, http_request, recorder)
+            outcome = run_script(run, script_class, inputs.cleaned, http_request, recorder, stopper)
         if run.approval_requested and outcome.status == RunStatusChoices.COMPLETED:
             _log(recorder, LogLevelChoices.INFO, _('The changes above wait for approval; nothing was committed yet.'))
             outcome.status = RunStatusChoices.AWAITING_APPROVAL
@@ -484,8 +699,9 @@ def execute_queued_run(run_id, job, *, sealed_secrets=None, files=None, request=
             _log(recorder, LogLevelChoices.WARNING, _('The dry run did not complete cleanly; it is not submitted for '
                                                       'approval.'))
     except RunRefused as exc:
-        _log(recorder, LogLevelChoices.FAILURE, str(exc))
-        outcome = RunOutcome(RunStatusChoices.ERRORED, error=str(exc))
+        # Not started (a busy singleton, a script that is gone, inputs no longer valid): a refusal, not a crash.
+        _log(recorder, LogLevelChoices.WARNING, str(exc))
+        outcome = RunOutcome(RunStatusChoices.REFUSED, error=str(exc))
     except Exception as exc:  # anything failing around the script (loading it, say) still ends the run truthfully
         logger.exception('Run %s could not be executed', run.pk)
         _log(recorder, LogLevelChoices.FAILURE, f'{type(exc).__name__}: {exc}')
