@@ -35,11 +35,17 @@ class CustomScriptsConfig(PluginConfig):
         # True: committing a run needs the `commit` permission action; a user with only `run` may dry-run and submit
         # committed runs for approval. Meta.commit_requires_permission overrides it per script.
         'commit_requires_permission': False,
+        # Most values a multiple-choice or multi-object variable accepts in one run (more is a clear 400).
+        'max_multi_items': 10000,
+        # Seconds a run may go on after its time limit passed or it was cancelled (a script that catches the
+        # interruption) before it is stopped hard: its database session ended, its work-horse killed.
+        'stop_grace_period': 10,
     }
 
     def ready(self):
         super().ready()
-        from . import jobs  # noqa: F401  (registers the plugin's JobRunners and system jobs)
+        # The plugin's JobRunners and system jobs; the receiver that records who owns each rule running a script.
+        from . import event_rules, jobs  # noqa: F401
         from .execution import approvals, schedules, sources  # noqa: F401  (signal receivers, event types)
 
     @classmethod
@@ -75,6 +81,10 @@ def validate_settings(settings):
     for key in ('max_module_size', 'max_file_size'):
         if type(settings[key]) is not int or settings[key] < 1:
             fail(key, 'a positive integer (bytes)')
+    if type(settings['max_multi_items']) is not int or settings['max_multi_items'] < 1:
+        fail('max_multi_items', 'a positive integer')
+    if type(settings['stop_grace_period']) is not int or not 1 <= settings['stop_grace_period'] <= 3600:
+        fail('stop_grace_period', 'a whole number of seconds from 1 to 3600')
 
 
 config = CustomScriptsConfig

@@ -11,14 +11,17 @@ import decimal
 import netaddr
 from django import forms
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db.models import Model, QuerySet
 from django.utils.translation import gettext_lazy as _
 from ipam.formfields import IPAddressFormField, IPNetworkFormField
 from ipam.validators import MaxPrefixLengthValidator, MinPrefixLengthValidator, prefix_validator
+from netbox.config import get_config
 from utilities.forms import add_blank_choice
 from utilities.forms.fields import DynamicModelChoiceField, DynamicModelMultipleChoiceField
 from utilities.forms.widgets import DatePicker, DateTimePicker
+from utilities.html import clean_html
 
 __all__ = (
     'BooleanVar',
@@ -39,6 +42,76 @@ __all__ = (
     'StringVar',
     'TextVar',
 )
+
+
+def max_multi_items():
+    return settings.PLUGINS_CONFIG['netbox_custom_scripts']['max_multi_items']
+
+
+def check_item_count(values):
+    """Refuse more values than the max_multi_items setting allows, before any work is done on them."""
+    limit = max_multi_items()
+    if isinstance(values, (list, tuple, set, frozenset)) and len(values) > limit:
+        raise ValidationError(
+            _('At most %(limit)s values can be given (setting max_multi_items); %(count)s were given.'),
+            code='too_many', params={'limit': limit, 'count': len(values)},
+        )
+
+
+class BoundedMultipleChoiceField(forms.MultipleChoiceField):
+    """MultipleChoiceField with an upper bound on the number of values."""
+
+    def clean(self, value):
+        check_item_count(value)
+        return super().clean(value)
+
+
+class _ValuesInFilter:
+    """
+    Narrows a bound field's queryset to the submitted values with one `IN` term. NetBox's field uses a filter that
+    adds one OR term per value, and Django then clones that query once per value while cleaning: quadratic time.
+    """
+
+    def __init__(self, field_name):
+        self.field_name = field_name
+
+    def filter(self, queryset, values):
+        values = [value for value in values if value not in (None, '', settings.FILTERS_NULL_CHOICE_VALUE)]
+        return queryset.filter(**{f'{self.field_name}__in': values})
+
+
+class BoundedModelMultipleChoiceField(DynamicModelMultipleChoiceField):
+    """NetBox's multi-object field, validated in one query and linear time, with an upper bound on the values."""
+    filter = _ValuesInFilter
+
+    def clean(self, value):
+        check_item_count(value)
+        return super().clean(value)
+
+    def _check_values(self, value):
+        key = self.to_field_name or 'pk'
+        try:
+            values = frozenset(value)
+        except TypeError:
+            raise ValidationError(self.error_messages['invalid_list'], code='invalid_list')
+        model_field = self.queryset.model._meta.get_field(key) if key != 'pk' else self.queryset.model._meta.pk
+        typed = {}
+        for raw in values:
+            self.validate_no_null_characters(raw)
+            try:
+                typed[raw] = model_field.to_python(raw)
+            except (ValidationError, TypeError, ValueError):
+                raise ValidationError(
+                    self.error_messages['invalid_pk_value'], code='invalid_pk_value', params={'pk': raw},
+                )
+        queryset = self.queryset.filter(**{f'{key}__in': set(typed.values())})
+        found = set(queryset.values_list(key, flat=True))
+        missing = sorted((str(raw) for raw, value in typed.items() if value not in found), key=lambda v: (len(v), v))
+        if missing:
+            raise ValidationError(
+                self.error_messages['invalid_choice'], code='invalid_choice', params={'value': missing[0]},
+            )
+        return queryset
 
 
 class ScriptVariable:
@@ -66,7 +139,8 @@ class ScriptVariable:
         if self.label:
             attrs['label'] = self.label
         if self.description:
-            attrs['help_text'] = self.description
+            # Rendered as HTML by NetBox's form templates: sanitised, as the log's Markdown is.
+            attrs['help_text'] = clean_html(str(self.description), get_config().ALLOWED_URL_SCHEMES)
         if self.default is not None:
             attrs['initial'] = self.default
         if self.widget:
@@ -248,7 +322,7 @@ class ChoiceVar(ScriptVariable):
 
 class MultiChoiceVar(ChoiceVar):
     """Any number of a fixed list of `(value, label)` choices."""
-    form_field = forms.MultipleChoiceField
+    form_field = BoundedMultipleChoiceField
 
     def __init__(self, choices, *args, **kwargs):
         super().__init__(choices, *args, **kwargs)
@@ -356,7 +430,7 @@ class ObjectVar(ScriptVariable):
 
 class MultiObjectVar(ObjectVar):
     """Any number of NetBox objects of `model` (a QuerySet; with `null_option`, None may come first)."""
-    form_field = DynamicModelMultipleChoiceField
+    form_field = BoundedModelMultipleChoiceField
 
     def serialize(self, value):
         if isinstance(value, (QuerySet, list, tuple)):
