@@ -18,6 +18,7 @@ from ..choices import (
     RunSourceChoices,
     RunStatusChoices,
 )
+from ..scripting.log import safe_link
 
 __all__ = (
     'RunChange',
@@ -339,7 +340,7 @@ class RunLogEntry(models.Model):
     def url(self):
         """The related object's page: resolved when shown, not when logged (logging must stay cheap)."""
         if self.object_url or self.object_type_id is None or self.object_id is None:
-            return self.object_url
+            return safe_link(self.object_url)
         model = self.object_type.model_class()
         if model is None:
             return ''

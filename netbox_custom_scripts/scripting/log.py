@@ -1,11 +1,29 @@
+import re
 from datetime import datetime
 from typing import NamedTuple
+from urllib.parse import urlsplit
 
 __all__ = (
     'LOG_LEVELS',
     'LogEntry',
     'LogLevel',
+    'safe_link',
 )
+
+# Browsers ignore these anywhere in a URL's scheme ("java\tscript:" runs as javascript:).
+_IGNORED_IN_SCHEME = re.compile(r'[\x00-\x20\x7f]')
+LINK_SCHEMES = ('', 'http', 'https')
+
+
+def safe_link(url):
+    """`url` if it may become a link (http, https or relative), else '' (javascript:, data: and the like)."""
+    if not isinstance(url, str) or not url:
+        return ''
+    try:
+        scheme = urlsplit(_IGNORED_IN_SCHEME.sub('', url)).scheme
+    except ValueError:
+        return ''
+    return url if scheme.lower() in LINK_SCHEMES else ''
 
 
 class LogLevel:

@@ -20,7 +20,7 @@ from rq.exceptions import TimeoutFormatError
 from rq.utils import parse_timeout
 
 from .exceptions import ScriptDefinitionError
-from .log import LogEntry, LogLevel
+from .log import LogEntry, LogLevel, safe_link
 from .variables import ScriptVariable
 
 __all__ = (
@@ -550,7 +550,7 @@ class BaseScript:
             except Exception:  # an object without a detail view still gets its line
                 url = ''
             entry = LogEntry(
-                level, message, timezone.now(), str(obj), url or '', meta.label_lower if meta else '',
+                level, message, timezone.now(), str(obj), safe_link(url), meta.label_lower if meta else '',
                 getattr(obj, 'pk', None) if meta else None, self._current_test or '',
             )
         else:
