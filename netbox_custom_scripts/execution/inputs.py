@@ -110,6 +110,41 @@ class ScriptInputForm(forms.Form):
         super().__init__(*args, **kwargs)
         self._restrict_object_fields()
 
+    def full_clean(self):
+        super().full_clean()
+        if self._errors:
+            self._scrub_secrets_from_errors()
+
+    def _scrub_secrets_from_errors(self):
+        """
+        Error messages never repeat a secret value: a secret variable's own errors say only what kind of problem it
+        is, and any submitted secret value quoted by another message (the script's clean(), say) is masked.
+        """
+        secret_names = self.script_class.secret_variable_names()
+        values = set()
+        for name in secret_names:
+            raw = self._raw_value(name) if name in self.fields else None
+            for value in raw if isinstance(raw, list) else [raw]:
+                if isinstance(value, str) and value:
+                    values.add(value)
+        ordered = sorted(values, key=len, reverse=True)
+
+        def scrub(message):
+            for value in ordered:
+                message = message.replace(value, SECRET_MASK)
+            return message
+
+        for name, errors in list(self._errors.items()):
+            messages = []
+            for error in errors.as_data():
+                if name in secret_names and error.code != 'required':
+                    messages.append(_('Invalid value (not shown: the variable is secret).'))
+                else:
+                    messages.extend(scrub(str(message)) for message in error)
+            css = 'nonfield' if name == NON_FIELD_ERRORS else None
+            self._errors[name] = self.error_class(list(dict.fromkeys(messages)), error_class=css,
+                                                  renderer=self.renderer)
+
     def _raw_value(self, name):
         """The value `$name` in query_params refers to: what was submitted, or a hidden variable's default."""
         if name not in self.fields:
