@@ -6,7 +6,6 @@ its queued occurrence, resuming queues the next one.
 import datetime
 import logging
 
-from croniter import croniter
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.dispatch import receiver
@@ -14,6 +13,7 @@ from django.utils import timezone
 
 from ..choices import RunSourceChoices, RunStatusChoices
 from ..models import Schedule, ScriptRun
+from .cron import next_cron_time
 from .dispatch import cancel_run, check_run_permission, check_schedule, submit_run
 from .errors import RunRefused
 from .inputs import validate_inputs
@@ -44,11 +44,11 @@ def schedule_next_run(schedule, after=None):
     if after is None:
         when = schedule.start_at if schedule.start_at and schedule.start_at > now else None
         if when is None and schedule.cron:
-            when = croniter(schedule.cron, now).get_next(datetime.datetime)
+            when = next_cron_time(schedule.cron, now)
     elif schedule.interval:
         when = max(after + datetime.timedelta(minutes=schedule.interval), now + datetime.timedelta(seconds=1))
     elif schedule.cron:
-        when = croniter(schedule.cron, max(after, now)).get_next(datetime.datetime)
+        when = next_cron_time(schedule.cron, max(after, now))
     else:
         return None
     run = submit_run(
@@ -151,7 +151,7 @@ def queue_next_occurrence(sender, run, **kwargs):
         return
     try:
         schedule_next_run(schedule, after=run.scheduled_at or run.started or timezone.now())
-    except (PermissionDenied, ValidationError, RunRefused) as exc:
+    except (PermissionDenied, ValidationError, RunRefused, ValueError) as exc:  # ValueError: a cron with no next time
         message = '; '.join(getattr(exc, 'messages', [str(exc)]))
         logger.warning('Schedule %s could not queue its next run: %s', schedule.pk, message)
         Schedule.objects.filter(pk=schedule.pk).update(error=message[:1000], next_run_at=None, job=None)

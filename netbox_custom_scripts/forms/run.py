@@ -5,6 +5,7 @@ from django.utils.translation import gettext_lazy as _
 from utilities.forms.widgets import DateTimePicker, NumberWithOptions
 
 from ..choices import NotificationChoices
+from ..execution.cron import MAX_CRON_LENGTH, MAX_INTERVAL_MINUTES
 
 __all__ = (
     'RunOptionsForm',
@@ -27,12 +28,14 @@ class RunOptionsForm(forms.Form):
     _interval = forms.IntegerField(
         required=False,
         min_value=1,
+        max_value=MAX_INTERVAL_MINUTES,
         label=_('Repeat every'),
         widget=NumberWithOptions(options=JobIntervalChoices),
         help_text=_('Minutes between runs (creates a schedule)'),
     )
     _cron = forms.CharField(
         required=False,
+        max_length=MAX_CRON_LENGTH,
         label=_('Or on cron'),
         help_text=_('A cron expression (minute hour day month weekday), in UTC (creates a schedule)'),
     )

@@ -131,7 +131,12 @@ class Schedule(NetBoxModel):
         if self.interval and self.cron:
             raise ValidationError(_('Set an interval or a cron expression, not both.'))
         if self.cron:
-            from croniter import croniter
+            from ..execution.cron import cron_errors
 
-            if not croniter.is_valid(self.cron):
-                raise ValidationError({'cron': _('{value!r} is not a valid cron expression.').format(value=self.cron)})
+            if errors := cron_errors(self.cron):
+                raise ValidationError({'cron': errors})
+        if self.interval is not None:
+            from ..execution.cron import interval_errors
+
+            if errors := interval_errors(self.interval):
+                raise ValidationError({'interval': errors})
