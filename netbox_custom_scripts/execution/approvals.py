@@ -22,6 +22,7 @@ from ..models import Script, ScriptRun
 from .audit import change_logging
 from .dispatch import submit_run
 from .errors import RunRefused
+from .inputs import InputError
 from .signals import run_finished
 
 __all__ = (
@@ -121,7 +122,7 @@ def reject_run(run, user, comment):
     """Reject `run` as `user`, with a comment saying why (required)."""
     comment = (comment or '').strip()
     if not comment:
-        raise RunRefused(_('Say why the run is rejected: a comment is required.'))
+        raise InputError({'comment': [_('Say why the run is rejected: a comment is required.')]})
     _check_reviewer(run, user)
     with transaction.atomic():
         run = _lock_for_review(run)

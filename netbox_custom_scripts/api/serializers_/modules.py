@@ -9,6 +9,7 @@ from users.api.serializers_.users import UserSerializer
 from ...choices import ModuleSourceChoices, ModuleStatusChoices
 from ...execution import sources
 from ...models import ModuleRevision, ScriptModule
+from .base import RejectUnknownFieldsMixin
 
 __all__ = (
     'ModuleRevisionSerializer',
@@ -28,7 +29,7 @@ def _api_error(exc):
     return serializers.ValidationError({'source_code': exc.messages})
 
 
-class CustomScriptModuleSerializer(NetBoxModelSerializer):
+class CustomScriptModuleSerializer(RejectUnknownFieldsMixin, NetBoxModelSerializer):
     """
     A script module. Created from `source_code` (text, e.g. JSON), `file` (a multipart upload) or `data_file` (a
     NetBox DataFile, with `auto_sync_enabled`); `name` defaults to the file name. An update may replace an uploaded

@@ -7,7 +7,9 @@ from rest_framework import serializers
 from users.api.serializers_.users import UserSerializer
 
 from ...choices import ChangeActionChoices, LogLevelChoices, NotificationChoices, RunSourceChoices, RunStatusChoices
+from ...execution.cron import MAX_CRON_LENGTH, MAX_INTERVAL_MINUTES
 from ...models import RunChange, RunFile, RunLogEntry, Schedule, Script, ScriptRun
+from .base import RejectUnknownFieldsMixin
 from .scripts import ScriptSerializer
 
 __all__ = (
@@ -106,7 +108,7 @@ class RunFileSerializer(serializers.ModelSerializer):
         return request.build_absolute_uri(url) if request else url
 
 
-class RunRequestSerializer(serializers.Serializer):
+class RunRequestSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     """What POST .../scripts/<id or module.Class>/run/ takes."""
     data = serializers.JSONField(
         required=False, default=dict,
@@ -116,9 +118,10 @@ class RunRequestSerializer(serializers.Serializer):
                                       help_text="Commit the changes (default: the script's commit_default)")
     schedule_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
     interval = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=1,
+                                        max_value=MAX_INTERVAL_MINUTES,
                                         help_text='Repeat every this many minutes (creates a schedule)')
-    cron = serializers.CharField(required=False, allow_blank=True, default='',
-                                 help_text='Repeat on this cron expression, in UTC (creates a schedule)')
+    cron = serializers.CharField(required=False, allow_blank=True, default='', max_length=MAX_CRON_LENGTH,
+                                 help_text='Repeat on this cron expression (five fields), in UTC (creates a schedule)')
     notifications = ChoiceField(choices=NotificationChoices, required=False, allow_null=True, default=None)
     queue = serializers.CharField(required=False, allow_blank=True, default='',
                                   help_text="RQ queue, one of the script's Meta.allowed_queues (default: its own)")
@@ -129,7 +132,7 @@ class RunRequestSerializer(serializers.Serializer):
         return value
 
 
-class RerunRequestSerializer(serializers.Serializer):
+class RerunRequestSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     """What POST .../runs/<id>/rerun/ takes: the earlier run's inputs are reused; give secrets and files again."""
     data = serializers.JSONField(required=False, default=dict)
     commit = serializers.BooleanField(required=False, allow_null=True, default=None)
@@ -140,12 +143,12 @@ class RerunRequestSerializer(serializers.Serializer):
         return value
 
 
-class ReviewRequestSerializer(serializers.Serializer):
+class ReviewRequestSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     """What POST .../runs/<id>/approve/ and .../reject/ take (a rejection needs the comment)."""
     comment = serializers.CharField(required=False, allow_blank=True, default='', max_length=2000)
 
 
-class ScheduleSerializer(NetBoxModelSerializer):
+class ScheduleSerializer(RejectUnknownFieldsMixin, NetBoxModelSerializer):
     script = ScriptSerializer(nested=True, read_only=True)
     script_id = serializers.IntegerField(write_only=True, required=False)
     user = UserSerializer(nested=True, read_only=True)

@@ -1,10 +1,16 @@
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DataError, transaction
-from rest_framework import exceptions
+from django.utils.translation import gettext as _
+from rest_framework import exceptions, status
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.routers import APIRootView
 from rest_framework.views import APIView
 from users.models import Token
 
+from ...execution.errors import RateLimited, RunRefused
+from ...execution.inputs import InputError
 from ...execution.modules import sync_directory
 
 __all__ = (
@@ -12,7 +18,57 @@ __all__ = (
     'CustomScriptsRootView',
     'PluginViewSetMixin',
     'SyncOnListMixin',
+    'api_exception',
 )
+
+# Errors about how a run is started (rather than about one of the script's inputs) keep their own key in a 400;
+# the script's inputs go under "data".
+RUN_OPTION_KEYS = ('schedule_at', 'interval', 'cron', 'commit', 'queue', 'notifications', 'comment')
+
+
+class Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = 'conflict'
+
+
+class RequestTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = 'request_too_large'
+
+
+def input_error_body(exc, inputs_key='data'):
+    """A 400 body in NetBox's format: run options under their own key, the script's inputs under `inputs_key`."""
+    errors = dict(exc.message_dict)
+    body = {key: errors.pop(key) for key in RUN_OPTION_KEYS if key in errors}
+    if errors:
+        body[inputs_key] = errors
+    return body
+
+
+def api_exception(exc):
+    """
+    The core's errors as REST API errors, the same on every endpoint: invalid input 400, permission 403, a run
+    that cannot start now (module broken, singleton busy, already finished) 409, a rate limit 429 with
+    Retry-After, a request body over NetBox's DATA_UPLOAD_MAX_MEMORY_SIZE 413.
+    """
+    if isinstance(exc, InputError):
+        return exceptions.ValidationError(input_error_body(exc))
+    if isinstance(exc, RateLimited):
+        return exceptions.Throttled(wait=exc.retry_after, detail=str(exc))
+    if isinstance(exc, RunRefused):
+        return Conflict(str(exc))
+    if isinstance(exc, DjangoPermissionDenied):
+        return exceptions.PermissionDenied(str(exc) or None)
+    if isinstance(exc, RequestDataTooBig):
+        return RequestTooLarge(_('The request body is larger than this NetBox accepts (DATA_UPLOAD_MAX_MEMORY_SIZE).'))
+    if isinstance(exc, DjangoValidationError):
+        return exceptions.ValidationError(exc.message_dict if hasattr(exc, 'error_dict') else {'detail': exc.messages})
+    if isinstance(exc, DataError):
+        # A filter value the database cannot take (a regular expression that does not compile, a date out of
+        # range) is the client's error, not a server error.
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else 'invalid value'
+        return exceptions.ValidationError({'detail': [f'A query value the database rejects: {message}']})
+    return exc
 
 
 class CustomScriptsRootView(APIRootView):
@@ -44,12 +100,7 @@ class PluginViewSetMixin:
             return super().list(request, *args, **kwargs)
 
     def handle_exception(self, exc):
-        # A filter value the database cannot take (a regular expression that does not compile, a date out of
-        # range) is the client's error, not a server error.
-        if isinstance(exc, DataError):
-            message = str(exc).strip().splitlines()[0] if str(exc).strip() else 'invalid value'
-            exc = exceptions.ValidationError({'detail': [f'A query value the database rejects: {message}']})
-        return super().handle_exception(exc)
+        return super().handle_exception(api_exception(exc))
 
 
 class _ModelActionPermission(BasePermission):

@@ -16,7 +16,7 @@ from ... import filtersets
 from ...choices import RunSourceChoices
 from ...execution.approvals import approve_run, reject_run
 from ...execution.dispatch import cancel_run, rerun
-from ...execution.errors import RunRefused
+from ...execution.errors import RateLimited, RunRefused
 from ...execution.inputs import InputError
 from ...execution.schedules import create_schedule, pause_schedule, resume_schedule, update_schedule
 from ...execution.watchdog import reap_stale_runs
@@ -24,7 +24,6 @@ from ...models import Schedule, ScriptRun
 from ...scripting.log import LOG_LEVELS
 from .. import serializers
 from .root import ActionPermissionMixin, PluginViewSetMixin
-from .scripts import input_error_response
 
 __all__ = (
     'ScheduleViewSet',
@@ -137,11 +136,7 @@ class ScriptRunViewSet(PluginViewSetMixin, ActionPermissionMixin, drf_mixins.Des
     @action(detail=True, methods=['post'])
     def cancel(self, request, pk):
         """Cancel a queued, scheduled or running run (a running one stops within seconds and rolls back)."""
-        run = self.get_object()
-        try:
-            run = cancel_run(run, request.user)
-        except RunRefused as exc:
-            return Response({'detail': str(exc)}, status=status.HTTP_409_CONFLICT)
+        run = cancel_run(self.get_object(), request.user)
         return Response(self.get_serializer(run).data)
 
     def _rerun(self, request, commit):
@@ -153,17 +148,12 @@ class ScriptRunViewSet(PluginViewSetMixin, ActionPermissionMixin, drf_mixins.Des
         params.is_valid(raise_exception=True)
         if commit is None:
             commit = params.validated_data['commit']
-        try:
-            new_run = rerun(
-                run, user=request.user, source=RunSourceChoices.API, commit=commit,
-                data=params.validated_data['data'], files=request.FILES or None, http_request=request._request,
-            )
-        except InputError as exc:
-            return input_error_response(exc)
-        except DjangoPermissionDenied as exc:
-            raise PermissionDenied(str(exc))
-        except RunRefused as exc:
-            return Response({'detail': str(exc)}, status=status.HTTP_409_CONFLICT)
+        elif params.validated_data['commit'] is not None and params.validated_data['commit'] != commit:
+            raise ValidationError({'commit': ['Applying a dry run always commits; leave "commit" out.']})
+        new_run = rerun(
+            run, user=request.user, source=RunSourceChoices.API, commit=commit,
+            data=params.validated_data['data'], files=request.FILES or None, http_request=request._request,
+        )
         data = self.get_serializer(new_run).data
         return Response(data, status=status.HTTP_201_CREATED, headers={'Location': str(data['url'])})
 
@@ -179,24 +169,14 @@ class ScriptRunViewSet(PluginViewSetMixin, ActionPermissionMixin, drf_mixins.Des
         """Apply a reviewed dry run: run it again with the same inputs and commit on."""
         run = self.get_object()
         if run.commit:
-            return Response({'detail': 'Only a dry run can be applied; this run already committed.'},
-                            status=status.HTTP_409_CONFLICT)
+            raise RunRefused('Only a dry run can be applied; this run already committed.')
         return self._rerun(request, commit=True)
-
 
     def _review(self, request, decide):
         run = self.get_object()
         params = serializers.ReviewRequestSerializer(data=request.data)
         params.is_valid(raise_exception=True)
-        try:
-            result = decide(run, request.user, params.validated_data['comment'])
-        except InputError as exc:
-            return input_error_response(exc)
-        except DjangoPermissionDenied as exc:
-            raise PermissionDenied(str(exc))
-        except RunRefused as exc:
-            return Response({'detail': str(exc)}, status=status.HTTP_409_CONFLICT)
-        return result
+        return decide(run, request.user, params.validated_data['comment'])
 
     @extend_schema(request=serializers.ReviewRequestSerializer,
                    responses={201: serializers.ScriptRunSerializer, 409: OpenApiResponse()})
@@ -239,6 +219,8 @@ class ScheduleViewSet(PluginViewSetMixin, ActionPermissionMixin, NetBoxModelView
             raise ValidationError(exc.message_dict if hasattr(exc, 'error_dict') else {'detail': exc.messages})
         except DjangoPermissionDenied as exc:
             raise PermissionDenied(str(exc))
+        except RateLimited:
+            raise
         except RunRefused as exc:
             raise ValidationError({'script_id': [str(exc)]})
 

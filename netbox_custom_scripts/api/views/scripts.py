@@ -1,40 +1,24 @@
 import json
 
-from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from netbox.api.viewsets import NetBoxReadOnlyModelViewSet
 from rest_framework import status
 from rest_framework.decorators import action
-from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
 from ... import filtersets
 from ...choices import RunSourceChoices
 from ...execution.dispatch import submit_run
-from ...execution.errors import RateLimited, RunRefused
-from ...execution.inputs import InputError
 from ...models import Script
 from .. import serializers
 from .root import ActionPermissionMixin, PluginViewSetMixin, SyncOnListMixin
 
 __all__ = (
     'ScriptViewSet',
-    'input_error_response',
 )
-
-
-def input_error_response(exc):
-    """400 in NetBox's format: variable errors under "data", scheduling errors under their own field."""
-    errors = exc.message_dict
-    execution = {
-        key: errors.pop(key) for key in ('schedule_at', 'interval', 'cron', 'commit', 'queue') if key in errors
-    }
-    body = dict(execution)
-    if errors:
-        body['data'] = errors
-    return Response(body, status=status.HTTP_400_BAD_REQUEST)
 
 
 class ScriptViewSet(PluginViewSetMixin, ActionPermissionMixin, SyncOnListMixin, NetBoxReadOnlyModelViewSet):
@@ -66,9 +50,11 @@ class ScriptViewSet(PluginViewSetMixin, ActionPermissionMixin, SyncOnListMixin, 
         request=serializers.RunRequestSerializer,
         responses={
             201: serializers.ScriptRunSerializer,
-            400: OpenApiResponse(description='Invalid inputs, per variable under "data"'),
+            400: OpenApiResponse(description='Invalid inputs, per variable under "data"; unknown fields'),
             403: OpenApiResponse(description='Not allowed to run this script'),
             409: OpenApiResponse(description='The script cannot run now (broken module, singleton busy, ...)'),
+            413: OpenApiResponse(description='The request body is too large'),
+            429: OpenApiResponse(description="The script's rate limit was reached (see Retry-After)"),
         },
     )
     @action(detail=True, methods=['post'], parser_classes=[JSONParser, MultiPartParser, FormParser])
@@ -89,30 +75,22 @@ class ScriptViewSet(PluginViewSetMixin, ActionPermissionMixin, SyncOnListMixin, 
         request_serializer = serializers.RunRequestSerializer(data=payload)
         request_serializer.is_valid(raise_exception=True)
         params = request_serializer.validated_data
-        try:
-            run = submit_run(
-                script,
-                user=request.user,
-                data=params['data'],
-                files=request.FILES or None,
-                commit=params['commit'],
-                source=RunSourceChoices.API,
-                http_request=request._request,
-                schedule_at=params['schedule_at'],
-                interval=params['interval'],
-                cron=params['cron'] or None,
-                notifications=params['notifications'],
-                queue=params['queue'] or None,
-            )
-        except RateLimited as exc:
-            return Response({'detail': str(exc)}, status=status.HTTP_429_TOO_MANY_REQUESTS,
-                            headers={'Retry-After': str(exc.retry_after)})
-        except InputError as exc:
-            return input_error_response(exc)
-        except DjangoPermissionDenied as exc:
-            raise PermissionDenied(str(exc))
-        except RunRefused as exc:
-            return Response({'detail': str(exc)}, status=status.HTTP_409_CONFLICT)
+        # The core's refusals (invalid inputs, permission, policy, rate limit) become API errors in
+        # PluginViewSetMixin.handle_exception().
+        run = submit_run(
+            script,
+            user=request.user,
+            data=params['data'],
+            files=request.FILES or None,
+            commit=params['commit'],
+            source=RunSourceChoices.API,
+            http_request=request._request,
+            schedule_at=params['schedule_at'],
+            interval=params['interval'],
+            cron=params['cron'] or None,
+            notifications=params['notifications'],
+            queue=params['queue'] or None,
+        )
         data = serializers.ScriptRunSerializer(run, context={'request': request}).data
         return Response(data, status=status.HTTP_201_CREATED, headers={'Location': str(data['url'])})
 
@@ -131,12 +109,7 @@ class ScriptViewSet(PluginViewSetMixin, ActionPermissionMixin, SyncOnListMixin, 
         back. Returns the new run; the script's `health` says how its last tests went.
         """
         script = self.get_object()
-        try:
-            run = submit_run(script, user=request.user, source=RunSourceChoices.API, http_request=request._request,
-                             health_check=True)
-        except DjangoPermissionDenied as exc:
-            raise PermissionDenied(str(exc))
-        except RunRefused as exc:
-            return Response({'detail': str(exc)}, status=status.HTTP_409_CONFLICT)
+        run = submit_run(script, user=request.user, source=RunSourceChoices.API, http_request=request._request,
+                         health_check=True)
         data = serializers.ScriptRunSerializer(run, context={'request': request}).data
         return Response(data, status=status.HTTP_201_CREATED, headers={'Location': str(data['url'])})
