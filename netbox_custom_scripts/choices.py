@@ -43,6 +43,9 @@ class RunStatusChoices(ChoiceSet):
     AWAITING_APPROVAL = 'awaiting_approval'
     APPROVED = 'approved'        # its committed run was started
     REJECTED = 'rejected'
+    # Never started: its user (an event rule's owner, say) lacked the rights, or a policy or a busy singleton
+    # refused it. Nothing was run.
+    REFUSED = 'refused'
 
     CHOICES = (
         (PENDING, _('Pending'), 'cyan'),
@@ -57,12 +60,13 @@ class RunStatusChoices(ChoiceSet):
         (AWAITING_APPROVAL, _('Awaiting approval'), 'yellow'),
         (APPROVED, _('Approved'), 'teal'),
         (REJECTED, _('Rejected'), 'red'),
+        (REFUSED, _('Refused'), 'purple'),
     )
 
     WAITING = (PENDING, SCHEDULED)
     ACTIVE = (PENDING, SCHEDULED, RUNNING)
     # Ended: its job will not run again. An awaiting-approval run has run its dry run but is still open.
-    TERMINAL = (COMPLETED, FAILED, ABORTED, ERRORED, TIMED_OUT, CANCELLED, APPROVED, REJECTED)
+    TERMINAL = (COMPLETED, FAILED, ABORTED, ERRORED, TIMED_OUT, CANCELLED, APPROVED, REJECTED, REFUSED)
     SETTLED = (*TERMINAL, AWAITING_APPROVAL)
 
 

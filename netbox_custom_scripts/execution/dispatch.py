@@ -5,23 +5,23 @@ This is the only module that enqueues jobs; adapters call these functions and ne
 """
 import datetime
 
-from croniter import croniter
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_pg_utils import advisory_lock
 
-from ..choices import RunSourceChoices, RunStatusChoices
+from ..choices import RunStatusChoices
 from ..jobs import RunScriptJob, SyncModulesJob
 from ..models import Script, ScriptRun
 from .audit import change_logging
+from .cron import cron_errors, interval_errors
 from .errors import RunRefused
-from .inputs import InputError, ValidatedInputs, validate_inputs
+from .inputs import SECRET_MASK, InputError, ValidatedInputs, validate_inputs
 from .loader import get_script_class
 from .modules import plugin_settings
 from .policy import apply_policy
-from .runner import build_run_request, companion_tests
+from .runner import capture_request, companion_tests
 from .secrets import seal
 
 __all__ = (
@@ -32,6 +32,7 @@ __all__ = (
     'rerun',
     'check_run_permission',
     'check_schedule',
+    'record_refused_run',
     'submit_run',
 )
 
@@ -39,11 +40,18 @@ __all__ = (
 RELATED_FIELDS = ('script', 'revision', 'user', 'rerun_of', 'schedule', 'approval_of', 'job', 'reviewed_by')
 
 
+def identity_only(user):
+    """A stand-in for `user` that carries its ID and name and nothing else (no password hash), for queued jobs."""
+    if user is None or not getattr(user, 'pk', None):
+        return None
+    return type(user)(pk=user.pk, username=user.username)
+
+
 def enqueue_directory_sync(user):
     """Queue a SyncModulesJob. Returns the core Job, or None when no scripts directory is configured."""
     if not plugin_settings()['scripts_dir']:
         return None
-    return SyncModulesJob.enqueue(user=user, queue_name=plugin_settings()['default_queue'])
+    return SyncModulesJob.enqueue(user=identity_only(user), queue_name=plugin_settings()['default_queue'])
 
 
 def check_run_permission(script, user):
@@ -68,12 +76,12 @@ def check_schedule(script_class, schedule_at, interval, cron, secrets, recurring
             errors['schedule_at'] = [_('Must be a date and time.')]
         elif schedule_at < timezone.now() and not recurring:
             errors['schedule_at'] = [_('Scheduled time must be in the future.')]
-    if interval is not None and (isinstance(interval, bool) or not isinstance(interval, int) or interval < 1):
-        errors['interval'] = [_('Interval must be a whole number of minutes, at least 1.')]
+    if interval is not None and (problems := interval_errors(interval)):
+        errors['interval'] = problems
     if cron:
-        if not isinstance(cron, str) or not croniter.is_valid(cron):
-            errors['cron'] = [_('{value!r} is not a valid cron expression.').format(value=cron)]
-        if interval:
+        if problems := cron_errors(cron):
+            errors['cron'] = problems
+        elif interval:
             errors['cron'] = [_('Set an interval or a cron expression, not both.')]
     if errors:
         raise InputError(errors)
@@ -104,13 +112,8 @@ def submit_run(script, *, user, data=None, files=None, commit=None, source, http
     (see approvals.py); `approval_of` is the approved request whose committed run this is. A `health_check` run
     executes the script's own test_* methods in a transaction that is always rolled back.
     """
-    if source == RunSourceChoices.EVENT:
-        # Authorised by the event rule (configuring one needs NetBox's event-rule permissions); attributed to the
-        # user whose change triggered it.
-        if user is None:
-            raise RunRefused(_('The event has no user to run the script as.'))
-    else:
-        check_run_permission(script, user)
+    # Event-rule runs too: they are made as the rule's owner (see event_rules.py), whose rights are checked now.
+    check_run_permission(script, user)
     if not script.is_active:
         raise RunRefused(_('Script {name} no longer exists in its module.').format(name=script.full_name))
     script_class = get_script_class(script)
@@ -188,6 +191,33 @@ def submit_run(script, *, user, data=None, files=None, commit=None, source, http
     return run
 
 
+def _masked_inputs(script, inputs):
+    """Inputs as a refused run records them: the values of the script's secret variables masked."""
+    secret = {variable['name'] for variable in script.variables or () if variable.get('secret')}
+    return {
+        str(name): SECRET_MASK if name in secret and value not in (None, '') else value
+        for name, value in (inputs or {}).items()
+    }
+
+
+def record_refused_run(script, *, user, source, reason, event=None, inputs=None):
+    """
+    Record a run that was not started - its user lacked the rights, a policy refused it - so that a refusal nobody
+    was there to see (an event rule's, a schedule's) is visible in the run history. Nothing is queued or run.
+    """
+    now = timezone.now()
+    module = script.module
+    run = ScriptRun(
+        script=script, script_name=script.full_name, revision_id=module.current_revision_id,
+        content_hash=module.content_hash, user=user, source=source, inputs=_masked_inputs(script, inputs),
+        commit=False, status=RunStatusChoices.REFUSED, completed=now, error=str(reason)[:10000], event=event,
+        queue='',
+    )
+    with change_logging(user):
+        run.save()
+    return run
+
+
 def _enqueue(run, script, user, secrets, files, http_request, script_class, schedule_at, immediate):
     secret_fields = tuple(script_class.secret_variable_names())
     file_payload = [
@@ -195,16 +225,18 @@ def _enqueue(run, script, user, secrets, files, http_request, script_class, sche
         for name, upload in (files or {}).items()
     ]
     kwargs = dict(
-        instance=script,
+        # Identities only: RQ pickles the core Job with the objects it was given (a User with its password hash, a
+        # Script with its module's source) into Redis, which keeps failed jobs for a year.
+        instance=script if immediate else Script(pk=script.pk),
         name=f'Run {script.full_name}'[:200],
-        user=user,
+        user=user if immediate else identity_only(user),
         schedule_at=schedule_at,
         queue_name=run.queue,
         notifications=run.notifications,
         run_id=run.pk,
         sealed_secrets=seal(secrets),
         files=file_payload,
-        request=build_run_request(run, user, http_request, secret_fields),
+        request=capture_request(http_request, secret_fields),
     )
     if run.job_timeout:
         kwargs['job_timeout'] = run.job_timeout

@@ -25,6 +25,7 @@ from .modules import plugin_settings
 __all__ = (
     'RunPlan',
     'apply_policy',
+    'check_unattended_commit',
     'may_commit_directly',
     'needs_approval',
 )
@@ -57,6 +58,22 @@ def needs_approval(script, script_class, user, commit):
     if not commit:
         return False
     return script_class.approval_required or not may_commit_directly(script, script_class, user)
+
+
+def check_unattended_commit(script, user):
+    """
+    Whether `user` may set up committed runs that nobody confirms (an event rule), from the script's recorded Meta:
+    such runs cannot wait for approval, so they need the right to commit directly. Raises PermissionDenied.
+    """
+    meta = script.meta or {}
+    if meta.get('approval_required'):
+        raise PermissionDenied(_('committed runs of {script} need approval, which an unattended run cannot wait for')
+                               .format(script=script.full_name))
+    requires = meta.get('commit_requires_permission')
+    if requires is None:
+        requires = plugin_settings()['commit_requires_permission']
+    if requires and not Script.objects.restrict(user, 'commit').filter(pk=script.pk).exists():
+        raise PermissionDenied(_('{user} may not commit runs of {script}').format(user=user, script=script.full_name))
 
 
 def _check_run_mode(script_class, source):

@@ -1,3 +1,4 @@
+from .event_rules import *
 from .modules import *
 from .runs import *
 from .schedules import *

@@ -77,6 +77,29 @@ class ScriptModule(SyncedDataMixin, NetBoxModel):
         max_length=200,
         blank=True,
     )
+    # A data-source module's new code whose origin no one with the `change` permission vouched for waits here,
+    # not imported, until such a user activates it (see execution/sources.py).
+    pending_revision = models.ForeignKey(
+        to='netbox_custom_scripts.ModuleRevision',
+        on_delete=models.SET_NULL,
+        related_name='+',
+        blank=True,
+        null=True,
+        editable=False,
+        help_text=_('New code from the data source, waiting to be activated by someone who may change the module'),
+    )
+    # The data source configuration someone who may change the module vouched for (a keyed hash), and since when:
+    # file content fetched under it after that time may become the module's code without review.
+    source_trust = models.CharField(
+        max_length=64,
+        blank=True,
+        editable=False,
+    )
+    source_trusted_since = models.DateTimeField(
+        blank=True,
+        null=True,
+        editable=False,
+    )
 
     clone_fields = ('source',)
 
