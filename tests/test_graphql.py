@@ -4,6 +4,7 @@ permissions applied.
 """
 import pytest
 from rest_framework.test import APIClient
+from strawberry_django.optimizer import DjangoOptimizerExtension
 
 from netbox_custom_scripts.choices import RunSourceChoices
 from netbox_custom_scripts.execution.dispatch import submit_run
@@ -52,3 +53,14 @@ def test_permissions_apply():
     assert [s['full_name'] for s in data['custom_script_list']] == ['basic.Hello']
     assert data['custom_script_run_list'] == []  # no permission on runs: none shown
     assert ScriptRun.objects.count() == 0
+
+
+def test_names_without_the_optimizer():
+    # full_name and content_hash are annotated by the optimizer; without it they are read from the rows.
+    sync_directory()
+    admin = make_user('admin', is_superuser=True)
+    with DjangoOptimizerExtension.disabled():
+        data = query(admin, '{ custom_script_list { full_name } custom_script_module_list { name content_hash } }')
+    assert {'full_name': 'basic.Hello'} in data['data']['custom_script_list']
+    basic = next(m for m in data['data']['custom_script_module_list'] if m['name'] == 'basic')
+    assert basic['content_hash'] == ScriptModule.objects.get(name='basic').content_hash

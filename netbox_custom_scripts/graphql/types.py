@@ -2,6 +2,8 @@ from typing import Annotated
 
 import strawberry
 import strawberry_django
+from django.db.models import CharField, F, Value
+from django.db.models.functions import Concat
 from netbox.graphql.types import NetBoxObjectType, ObjectType, register_type
 
 from .. import models
@@ -19,22 +21,31 @@ __all__ = (
 class CustomScriptModuleType(NetBoxObjectType):
     scripts: list[Annotated['CustomScriptType', strawberry.lazy('netbox_custom_scripts.graphql.types')]]
 
-    @strawberry_django.field
+    @strawberry_django.field(annotate={'graphql_content_hash': F('current_revision__content_hash')})
     def content_hash(self) -> str:
+        # Annotated: read row by row, the revision would cost a query per module.
+        if hasattr(self, 'graphql_content_hash'):
+            return self.graphql_content_hash or ''
         return self.content_hash
 
 
 @register_type(models.Script, fields='__all__', pagination=True)
 class CustomScriptType(NetBoxObjectType):
-    module: Annotated['CustomScriptModuleType', strawberry.lazy('netbox_custom_scripts.graphql.types')]
+    # Null when the user may not view the module (its prefetch is restricted like any NetBox relation).
+    module: Annotated['CustomScriptModuleType', strawberry.lazy('netbox_custom_scripts.graphql.types')] | None
 
-    @strawberry_django.field
+    @strawberry_django.field(annotate={
+        'graphql_full_name': Concat(F('module__name'), Value('.'), F('class_name'), output_field=CharField()),
+    })
     def full_name(self) -> str:
-        return self.full_name
+        # The script's identity, shown (as in the REST API) whether or not the user may view its module: it is
+        # annotated in the query, since `module` may have been prefetched as null for this user.
+        if hasattr(self, 'graphql_full_name'):
+            return self.graphql_full_name
+        module_name = models.ScriptModule.objects.filter(pk=self.module_id).values_list('name', flat=True).first()
+        return f'{module_name}.{self.class_name}'
 
 
 @register_type(models.ScriptRun, exclude=['traceback'], pagination=True)
 class CustomScriptRunType(ObjectType):
     script: Annotated['CustomScriptType', strawberry.lazy('netbox_custom_scripts.graphql.types')] | None
-
-
