@@ -3,9 +3,11 @@ netbox custom_scripts: list, run and inspect custom scripts from the command lin
 
     netbox custom_scripts list
     netbox custom_scripts run branches.NewBranch --user alice --data '{"site_name": "ams1"}' [--commit]
+    netbox custom_scripts run branches.NewBranch --user alice --data @inputs.json
+    netbox custom_scripts run branches.NewBranch --user alice --data @- < inputs.json
     netbox custom_scripts show 42 [--follow]
-    netbox custom_scripts rerun 42 --user alice [--data '{"password": "..."}'] [--commit | --dry-run]
-    netbox custom_scripts apply 42 --user alice
+    netbox custom_scripts rerun 42 --user alice [--data @-] [--commit | --dry-run]
+    netbox custom_scripts apply 42 --user alice [--data @-]
     netbox custom_scripts approve 42 --user bob [--comment "..."] [--wait]
     netbox custom_scripts reject 42 --user bob --comment "..."
     netbox custom_scripts test branches.NewBranch --user alice
@@ -13,25 +15,35 @@ netbox custom_scripts: list, run and inspect custom scripts from the command lin
 
 Runs go through the same path as the web UI and the API (permissions, input validation, the run record). The
 command starts fast: it skips Django's system checks and never loads NetBox's URL configuration or GraphQL schema.
+
+Secret inputs (SecretVar, Meta.sensitive_variables) written into --data show in `ps` and the shell history. Pipe
+them in with `--data @-` instead, or leave them out: on a terminal, `run` asks (without echo) for each required
+secret that has no default, and `rerun`/`apply` for each secret the earlier run was given (secrets are never
+stored) and each required one; an empty answer leaves it out. Without a terminal (scripts, CI) nothing is asked.
 """
 import datetime
+import getpass
 import json
 import sys
 import threading
 import time
+import warnings
 
 from django.core.exceptions import PermissionDenied
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.dateparse import parse_datetime
 
+from ... import jobs
 from ...choices import RunSourceChoices, RunStatusChoices
 from ...execution.approvals import approve_run, reject_run
-from ...execution.dispatch import rerun, submit_run
+from ...execution.dispatch import check_run_permission, get_script_class, rerun, submit_run
 from ...execution.errors import RunRefused
-from ...execution.inputs import InputError
+from ...execution.inputs import InputError, visible_variables
 from ...execution.modules import sync_directory
+from ...execution.runner import hard_stop_exit
 from ...models import RunLogEntry, Script, ScriptRun
 from ...scripting.log import LOG_LEVELS
+from ...scripting.variables import FileVar
 
 # Exit status by final run status: 0 only for a run that completed cleanly.
 EXIT_CODES = {
@@ -44,11 +56,14 @@ EXIT_CODES = {
     RunStatusChoices.AWAITING_APPROVAL: 6,
     RunStatusChoices.REJECTED: 7,
     RunStatusChoices.APPROVED: 0,
+    RunStatusChoices.REFUSED: 10,
 }
 EXIT_REFUSED = 10  # bad arguments, unknown user or script, invalid inputs, no permission
 
 # NetBox's runscript takes Python logging levels; map them onto script log levels.
 LOGLEVELS = {'debug': 'debug', 'info': 'info', 'warning': 'warning', 'error': 'failure', 'critical': 'failure'}
+
+DATA_HELP = 'a JSON object, @file with the JSON, or @- to read the JSON from standard input'
 
 
 class Command(BaseCommand):
@@ -64,7 +79,8 @@ class Command(BaseCommand):
         run = commands.add_parser('run', help='Run a script')
         run.add_argument('script', help='module.Class (or the script ID)')
         run.add_argument('--user', required=True, help='Run as this user (with their permissions)')
-        run.add_argument('--data', default='{}', help='Inputs as a JSON object, or @file with the JSON')
+        run.add_argument('--data', default='{}', help=f'Inputs: {DATA_HELP}. On a terminal, required secret '
+                         'inputs left out are asked for without echo')
         run.add_argument('--commit', action='store_true', help='Commit the changes (default: a dry run)')
         run.add_argument('--loglevel', choices=list(LOGLEVELS), default='info',
                          help='Lowest log level to print (default: info)')
@@ -83,7 +99,8 @@ class Command(BaseCommand):
         rerun = commands.add_parser('rerun', help="Run again with an earlier run's stored inputs")
         rerun.add_argument('run_id', type=int)
         rerun.add_argument('--user', required=True, help='Run as this user (with their permissions)')
-        rerun.add_argument('--data', default='{}', help='Inputs to give again or change (secrets are never stored)')
+        rerun.add_argument('--data', default='{}', help=f'Inputs to give again or change: {DATA_HELP}. Secrets are '
+                           'never stored: on a terminal, those left out are asked for without echo')
         mode = rerun.add_mutually_exclusive_group()
         mode.add_argument('--commit', action='store_true', default=None, help='Commit this time')
         mode.add_argument('--dry-run', dest='commit', action='store_false', help='Roll back this time')
@@ -93,7 +110,8 @@ class Command(BaseCommand):
         apply = commands.add_parser('apply', help='Apply a dry run: run it again, committing, with the same inputs')
         apply.add_argument('run_id', type=int)
         apply.add_argument('--user', required=True)
-        apply.add_argument('--data', default='{}', help='Secret or file inputs to give again')
+        apply.add_argument('--data', default='{}', help=f'Secret or file inputs to give again: {DATA_HELP}. On a '
+                           'terminal, secrets left out are asked for without echo')
         apply.add_argument('--loglevel', choices=list(LOGLEVELS), default='info')
         apply.add_argument('--json', action='store_true')
 
@@ -119,6 +137,12 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         command = options['command']
+        # A script run here that will not stop after its time limit or a cancel is stopped hard: this process
+        # then exits with the run's exit status (its record and log are written first).
+        jobs.in_process_hard_stop_exit = hard_stop_exit(
+            code=lambda run: EXIT_CODES.get(run.status, 1),
+            message=lambda run: f'Run #{run.pk}: {run.get_status_display()}: {run.error}',
+        )
         try:
             return getattr(self, f'handle_{command}')(**options)
         except CommandError:
@@ -182,7 +206,23 @@ class Command(BaseCommand):
     @staticmethod
     def _read_data(value):
         text = value
-        if value.startswith('@'):
+        if value == '@-':
+            # Piped in, secret values stay out of `ps` and the shell history.
+            try:
+                text = sys.stdin.read()
+            except KeyboardInterrupt:
+                raise CommandError('Cancelled while reading --data from standard input; nothing was run.',
+                                   returncode=EXIT_REFUSED) from None
+            except UnicodeDecodeError:
+                raise CommandError('--data @- read standard input that is not UTF-8 text.',
+                                   returncode=EXIT_REFUSED) from None
+            except OSError as exc:
+                raise CommandError(f'Cannot read standard input for --data @-: {exc.strerror or exc}.',
+                                   returncode=EXIT_REFUSED) from None
+            if not text.strip():
+                raise CommandError('--data @- read nothing from standard input; pipe a JSON object of inputs into it.',
+                                   returncode=EXIT_REFUSED)
+        elif value.startswith('@'):
             try:
                 with open(value[1:], encoding='utf-8') as f:
                     text = f.read()
@@ -191,10 +231,49 @@ class Command(BaseCommand):
         try:
             data = json.loads(text)
         except ValueError as exc:
-            raise CommandError(f'--data is not valid JSON: {exc}.', returncode=EXIT_REFUSED)
+            # The decoder's message gives a position, never the text (which may hold secrets).
+            raise CommandError(f'--data is not valid JSON: {exc}.', returncode=EXIT_REFUSED) from None
         if not isinstance(data, dict):
             raise CommandError('--data must be a JSON object of input values by variable name.',
                                returncode=EXIT_REFUSED)
+        return data
+
+    def _ask_for_secrets(self, script, user, data, given_before=()):
+        """
+        On a terminal, ask (without echo) for the secret inputs that `data` leaves out and the run needs: each
+        required one without a default, and each in `given_before` (a re-run's, since secrets are never stored).
+        An empty answer leaves the input out. Returns the inputs to submit.
+        """
+        if not _stdin_is_terminal():
+            return data  # scripts and CI: a missing secret is reported as an input error, never waited for
+        script_class = get_script_class(script)
+        secret_names = script_class.secret_variable_names()
+        # Variables the form hides always take their default and cannot be given.
+        wanted = [
+            (name, var) for name, var in visible_variables(script_class).items()
+            if name in secret_names and name not in data and not isinstance(var, FileVar)
+            and (name in given_before or (var.required and var.default in (None, '')))
+        ]
+        if not wanted:
+            return data
+        check_run_permission(script, user)  # ask for no secret that a refused run would never use
+        data = dict(data)
+        for name, var in wanted:
+            empty = 'empty for the default' if var.default not in (None, '') else 'empty to leave it out'
+            prompt = f'{var.label or name} (secret, not shown; {empty}): '
+            try:
+                with warnings.catch_warnings():
+                    # getpass echoes the input, with only a warning, when it cannot turn echo off: refuse instead.
+                    warnings.simplefilter('error', getpass.GetPassWarning)
+                    value = getpass.getpass(prompt)
+            except (EOFError, KeyboardInterrupt):
+                raise CommandError(f'Cancelled at the prompt for the secret input {name!r}; nothing was run.',
+                                   returncode=EXIT_REFUSED) from None
+            except getpass.GetPassWarning:
+                raise CommandError('Cannot turn off echo on this terminal to ask for secret inputs; give them with '
+                                   '--data @- instead.', returncode=EXIT_REFUSED) from None
+            if value:
+                data[name] = value
         return data
 
     def handle_run(self, script, user, data, commit, loglevel, schedule_at, background, wait, **options):
@@ -209,6 +288,9 @@ class Command(BaseCommand):
                                    returncode=EXIT_REFUSED)
             if when.tzinfo is None:
                 when = when.replace(tzinfo=datetime.UTC)
+        else:
+            # A scheduled run cannot carry secrets (they are never stored): asking for them would be pointless.
+            data = self._ask_for_secrets(script, user, data)
         queued = background or when is not None
         as_json = options.get('json')
 
@@ -303,6 +385,10 @@ class Command(BaseCommand):
 
     def handle_rerun(self, run_id, user, data, commit, loglevel, **options):
         user, run, data = self._get_user(user), self._get_run(run_id), self._read_data(data)
+        if run.script is not None and not run.health_check:
+            # Secret inputs are stored masked: ask again for those the earlier run was given.
+            given_before = {name for name, value in run.inputs.items() if value not in (None, '')}
+            data = self._ask_for_secrets(run.script, user, data, given_before)
         as_json = options.get('json')
         printer = _LogPrinter(self, loglevel, quiet=as_json)
         try:
@@ -358,6 +444,13 @@ class Command(BaseCommand):
             self.stderr.write(f'error: {name}: {error}')
         if not result.changed and not result.errors:
             self.stdout.write('No changes.')
+
+
+def _stdin_is_terminal():
+    try:
+        return sys.stdin is not None and sys.stdin.isatty()
+    except ValueError:  # closed
+        return False
 
 
 class _LogPrinter:
