@@ -21,6 +21,7 @@ from .models import ScriptRun
 logger = logging.getLogger('netbox_custom_scripts.jobs')
 
 __all__ = (
+    'ActivateRevisionJob',
     'RunHousekeepingJob',
     'RunScriptJob',
     'RunWatchdogJob',
@@ -109,6 +110,27 @@ class SyncModulesJob(JobRunner):
             'missing': result.missing,
             'errors': result.errors,
         }
+
+
+class ActivateRevisionJob(JobRunner):
+    """Import a module's pending revision from its data source and make it current (the "Activate" button)."""
+
+    class Meta:
+        name = 'Activate custom script module revision'
+
+    def run(self, *args, **kwargs):
+        from django.contrib.auth import get_user_model
+
+        from .execution.sources import activate_pending_revision
+
+        # The job carries the user's identity only; their permissions are read from the database here.
+        user = get_user_model().objects.filter(pk=self.job.user_id, is_active=True).first()
+        module = activate_pending_revision(self.job.object, user)
+        self.logger.info('Module %s now runs revision %s (%s)', module.name, module.current_revision.number,
+                         module.get_status_display())
+        if module.error:
+            self.logger.warning('%s', module.error)
+        self.job.data = {'module': module.pk, 'revision': module.current_revision.number, 'status': module.status}
 
 
 @system_job(interval=1)

@@ -115,8 +115,13 @@ def test_committed_run_waits_with_its_diff_then_approval_commits_it(rq_worker, w
 
 def test_reject_needs_a_comment_and_notifies_the_requester(rq_worker, wait, scripts, people):
     run = request_approval(wait, scripts, people)
-    with pytest.raises(RunRefused, match='comment is required'):
+    with pytest.raises(InputError, match='comment is required'):
         reject_run(run, people['reviewer'], '  ')
+    # Over the API, a rejection without a comment is invalid input (400), not a conflict.
+    client = APIClient()
+    response = client.post(f'/api/plugins/custom-scripts/runs/{run.pk}/reject/', {'comment': ' '}, format='json',
+                           HTTP_AUTHORIZATION=token_header(people['reviewer']))
+    assert response.status_code == 400 and 'comment is required' in response.json()['comment'][0]
     reject_run(run, people['reviewer'], 'wrong site name')
     run.refresh_from_db()
     assert run.status == RunStatusChoices.REJECTED and run.review_comment == 'wrong site name'

@@ -5,6 +5,7 @@ This is the only module that enqueues jobs; adapters call these functions and ne
 """
 import datetime
 
+from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
@@ -12,8 +13,8 @@ from django.utils.translation import gettext as _
 from django_pg_utils import advisory_lock
 
 from ..choices import RunStatusChoices
-from ..jobs import RunScriptJob, SyncModulesJob
-from ..models import Script, ScriptRun
+from ..jobs import ActivateRevisionJob, RunScriptJob, SyncModulesJob
+from ..models import Script, ScriptModule, ScriptRun
 from .audit import change_logging
 from .cron import cron_errors, interval_errors
 from .errors import RunRefused
@@ -28,6 +29,7 @@ __all__ = (
     'RunRefused',
     'cancel_run',
     'enqueue_directory_sync',
+    'enqueue_revision_activation',
     'get_script_class',
     'rerun',
     'check_run_permission',
@@ -44,7 +46,7 @@ def identity_only(user):
     """A stand-in for `user` that carries its ID and name and nothing else (no password hash), for queued jobs."""
     if user is None or not getattr(user, 'pk', None):
         return None
-    return type(user)(pk=user.pk, username=user.username)
+    return get_user_model()(pk=user.pk, username=user.username)
 
 
 def enqueue_directory_sync(user):
@@ -52,6 +54,23 @@ def enqueue_directory_sync(user):
     if not plugin_settings()['scripts_dir']:
         return None
     return SyncModulesJob.enqueue(user=identity_only(user), queue_name=plugin_settings()['default_queue'])
+
+
+def enqueue_revision_activation(module, user):
+    """
+    Queue the activation of a module's pending revision on a worker (where it is imported for the first time).
+    Raises PermissionDenied unless `user` may change the module, RunRefused when nothing is pending.
+    """
+    from .sources import may_change
+
+    if not may_change(module, user):
+        raise PermissionDenied(_('{user} has no permission to change the script module {name}.').format(
+            user=user, name=module.name
+        ))
+    if module.pending_revision_id is None:
+        raise RunRefused(_('Module {name} has no pending revision.').format(name=module.name))
+    return ActivateRevisionJob.enqueue(instance=ScriptModule(pk=module.pk), user=identity_only(user),
+                                       queue_name=plugin_settings()['default_queue'])
 
 
 def check_run_permission(script, user):

@@ -24,6 +24,7 @@ from .loader import ModuleLoadError, PendingSource, forget, import_module_source
 
 __all__ = (
     'DirectorySyncResult',
+    'activate_revision',
     'delete_module',
     'record_source_error',
     'save_source',
@@ -131,11 +132,13 @@ def record_source_error(module, message):
 
 
 def save_source(name, source_code, *, source, file_path, user=None, reject_invalid=False, module=None,
-                force_reload=False):
+                force_reload=False, authorise=None):
     """
     Register `source_code` as the current revision of module `name`, creating the module if needed. Returns the
     ScriptModule. With `reject_invalid`, a module that does not import raises ValidationError and nothing is saved
-    (uploads); otherwise the module is saved with its error (files that are already in place).
+    (uploads); otherwise the module is saved with its error (files that are already in place). `authorise(module)`
+    is called with the module saved (a new one without code yet) before any of the new code is imported: it raises
+    to refuse, and the transaction is rolled back.
     """
     validate_module_name(name)
     if not isinstance(source_code, str):
@@ -159,6 +162,11 @@ def save_source(name, source_code, *, source, file_path, user=None, reject_inval
             return module
 
         module.file_path = file_path
+        if authorise is not None:
+            if not module.pk:
+                _set_module_state(module, ModuleStatusChoices.ERROR, _('Not loaded yet.'))
+                module.save()
+            authorise(module)
         try:
             loaded = import_module_source(
                 name, source_code, digest,
@@ -187,6 +195,33 @@ def save_source(name, source_code, *, source, file_path, user=None, reject_inval
             module.scripts.update(health=HealthChoices.UNKNOWN, health_checked=None)
         if loaded is not None:
             _sync_scripts(module, loaded)
+    return module
+
+
+def activate_revision(module, revision):
+    """
+    Make an existing revision of `module` (a pending one, say) its current code: import it, record whether it
+    loads, and bring the module's scripts in step. The caller holds the module's row lock.
+    """
+    module.snapshot()
+    try:
+        loaded = import_module_source(
+            module.name, revision.source_code, revision.content_hash,
+            is_package=module.file_path.endswith('__init__.py'), data_root=module.data_root,
+            module_dir=module.module_dir,
+        )
+    except ModuleLoadError as exc:
+        loaded = None
+        _set_module_state(module, ModuleStatusChoices.ERROR, exc.message, exc.line)
+    else:
+        _set_module_state(module, ModuleStatusChoices.OK, display_name=loaded.display_name)
+    module.current_revision = revision
+    if module.pending_revision_id == revision.pk:
+        module.pending_revision = None
+    module.save()
+    module.scripts.update(health=HealthChoices.UNKNOWN, health_checked=None)
+    if loaded is not None:
+        _sync_scripts(module, loaded)
     return module
 
 

@@ -11,38 +11,57 @@ files, in NetBox's `scripts` storage backend under `custom_scripts/`. The file i
 when the database transaction commits, so a refused or rolled back upload leaves no file behind.
 """
 import ast
+import hashlib
+import hmac
+import json
 import keyword
 import logging
 import posixpath
 import re
 from dataclasses import dataclass
 
-from django.core.exceptions import ValidationError
+from core.models import DataSource
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import storages
 from django.db import IntegrityError, transaction
-from django.db.models.signals import post_delete
+from django.db.models.signals import post_delete, post_save, pre_save
 from django.dispatch import receiver
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from netbox.context import current_request
 
 from ..choices import ModuleSourceChoices
-from ..models import ScriptModule
+from ..models import ModuleRevision, ScriptModule
 from ..models.modules import content_hash
-from .loader import ModuleLoadError, forget, import_module_source
-from .modules import check_size, plugin_settings, record_source_error, save_source, validate_module_name
+from .loader import forget
+from .modules import (
+    activate_revision,
+    check_size,
+    plugin_settings,
+    record_source_error,
+    save_source,
+    validate_module_name,
+)
 
 __all__ = (
     'STORAGE_PREFIX',
     'PreparedSource',
-    'check_import',
+    'activate_pending_revision',
+    'authoriser',
+    'data_source_fingerprint',
+    'may_change',
+    'check_syntax',
     'check_replaceable',
     'prepare_data_file',
     'prepare_upload',
     'register_data_file',
     'register_upload',
     'replace_source',
+    'stage_revision',
     'sync_from_data_file',
+    'trusted_content',
     'upload_path',
 )
 
@@ -288,34 +307,53 @@ def prepare_data_file(data_file, name=None):
     return PreparedSource(name, source_code, data_file.path)
 
 
-def check_import(prepared, field='source_code', *, source=ModuleSourceChoices.UPLOAD):
+def check_syntax(prepared, field='source_code'):
     """
-    Import a prepared source without registering it, to report a module that does not load against the input that
-    supplied it (its error message names the line). The trial import is dropped from the process's cache.
+    Compile a prepared source without running any of it, to report a syntax error against the input that supplied
+    it (with its line) while a form or request is validated. Importing it would run its code: that waits until
+    every permission check has passed (see `authorise` in register_upload() and replace_source()).
     """
     try:
-        import_module_source(
-            prepared.name, prepared.source_code, content_hash(prepared.source_code),
-            is_package=prepared.is_package, data_root=ScriptModule(source=source).data_root,
-        )
-    except ModuleLoadError as exc:
-        message = _('The module cannot be loaded: {error}').format(error=exc)
-        raise _error(field, _with_line(message, prepared.source_code))
-    finally:
-        forget(prepared.name)
+        compile(prepared.source_code, f'<custom-scripts>/{prepared.name}.py', 'exec', dont_inherit=True)
+    except SyntaxError as exc:
+        raise _error(field, _('The module cannot be loaded: Syntax error: {msg} (line {line})').format(
+            msg=exc.msg, line=exc.lineno
+        ))
+    except (ValueError, RecursionError, MemoryError) as exc:  # NUL bytes, absurdly deep nesting
+        raise _error(field, _('The module cannot be loaded: {error}').format(error=f'{type(exc).__name__}: {exc}'))
+
+
+def authoriser(user, action, before=None):
+    """
+    An `authorise(module)` callable for register_upload() and friends: `before(module)` (saving tags, say), then
+    the check that `user` holds `action` on the module as it is now saved - constraints included - before any of its
+    code is imported. Raises PermissionDenied. None (no check) without a user: code of the server's own.
+    """
+    if user is None:
+        return before
+
+    def authorise(module):
+        if before is not None:
+            before(module)
+        if not ScriptModule.objects.restrict(user, action).filter(pk=module.pk).exists():
+            raise PermissionDenied(_('{user} has no permission to {action} the script module {name}.').format(
+                user=user, action=action, name=module.name
+            ))
+
+    return authorise
 
 
 #
 # Registering
 #
 
-def _save(prepared, field, *, source, user, module):
+def _save(prepared, field, *, source, user, module, authorise=None):
     """save_source(), refusing a module that does not import; a name taken meanwhile is a name error."""
     try:
         with transaction.atomic():
             return save_source(
                 prepared.name, prepared.source_code, source=source, file_path=prepared.file_path, user=user,
-                reject_invalid=True, module=module,
+                reject_invalid=True, module=module, authorise=authorise,
             )
     except IntegrityError:
         forget(prepared.name)
@@ -334,18 +372,20 @@ def _new_module(module, name, source):
     return module
 
 
-def register_upload(name=None, source_code=None, *, file=None, user=None, module=None):
+def register_upload(name=None, source_code=None, *, file=None, user=None, module=None, authorise=None):
     """
     Register an uploaded module: `source_code` (text) or `file` (an uploaded file; the module name defaults to its
     name without `.py`). `module` may be an unsaved ScriptModule carrying other attributes (description, custom
     field data). Returns the saved module with its first revision; the file is written to the `scripts` storage when
-    the transaction commits. Raises ValidationError({field: messages}) and saves nothing when the upload is refused.
+    the transaction commits. Raises ValidationError({field: messages}) and saves nothing when the upload is refused;
+    `authorise(module)` (see authoriser()) may refuse it before its code is imported.
     """
     prepared = prepare_upload(name, source_code, file)
     field = 'file' if file is not None else 'source_code'
+    check_syntax(prepared, field)
     module = _save(
         prepared, field, source=ModuleSourceChoices.UPLOAD, user=user,
-        module=_new_module(module, prepared.name, ModuleSourceChoices.UPLOAD),
+        module=_new_module(module, prepared.name, ModuleSourceChoices.UPLOAD), authorise=authorise,
     )
     _store_on_commit(prepared.file_path, prepared.source_code)
     return module
@@ -360,22 +400,25 @@ def check_replaceable(module, field='source_code'):
         ))
 
 
-def replace_source(module, source_code=None, *, file=None, user=None):
+def replace_source(module, source_code=None, *, file=None, user=None, authorise=None):
     """
     Replace the source of an uploaded module. A changed source becomes revision N+1 and its Script records are
     re-synced; an unchanged one changes nothing. Returns True when a new revision was created. Raises
-    ValidationError({field: messages}), changing nothing, when the new source is refused.
+    ValidationError({field: messages}), changing nothing, when the new source is refused; `authorise(module)`
+    may refuse it before the new code is imported.
     """
     check_replaceable(module, 'source_code' if file is None else 'file')
     prepared = prepare_upload(source_code=source_code, file=file, module=module)
     field = 'file' if file is not None else 'source_code'
+    check_syntax(prepared, field)
     with transaction.atomic():
         # One editor at a time: the next revision number is taken from the locked module.
         current = ScriptModule.objects.select_for_update(of=('self',)).select_related('current_revision').get(
             pk=module.pk
         )
         previous = current.current_revision_id
-        saved = _save(prepared, field, source=ModuleSourceChoices.UPLOAD, user=user, module=current)
+        saved = _save(prepared, field, source=ModuleSourceChoices.UPLOAD, user=user, module=current,
+                      authorise=authorise)
         changed = saved.current_revision_id != previous
     if changed:
         _store_on_commit(prepared.file_path, prepared.source_code)
@@ -385,20 +428,24 @@ def replace_source(module, source_code=None, *, file=None, user=None):
     return changed
 
 
-def register_data_file(data_file, *, name=None, user=None, auto_sync_enabled=False, module=None):
+def register_data_file(data_file, *, name=None, user=None, auto_sync_enabled=False, module=None, authorise=None):
     """
     Register a module whose source is a NetBox DataFile. With `auto_sync_enabled`, NetBox re-syncs the module (a new
     revision when the file changed) every time its data source is synced. Raises ValidationError({field: messages})
-    and saves nothing when the file is refused.
+    and saves nothing when the file is refused; `authorise(module)` may refuse it before its code is imported.
+    The user registering it vouches for the data source as it is configured now (see trust_data_source()).
     """
     prepared = prepare_data_file(data_file, name)
+    check_syntax(prepared, 'data_file')
     module = _new_module(module, prepared.name, ModuleSourceChoices.DATA_SOURCE)
     module.data_source = data_file.source
     module.data_file = data_file
     module.data_path = data_file.path
     module.auto_sync_enabled = auto_sync_enabled
     module.data_synced = timezone.now()
-    return _save(prepared, 'data_file', source=ModuleSourceChoices.DATA_SOURCE, user=user, module=module)
+    _vouch(module, data_file)
+    return _save(prepared, 'data_file', source=ModuleSourceChoices.DATA_SOURCE, user=user, module=module,
+                 authorise=authorise)
 
 
 def sync_from_data_file(module):
@@ -408,6 +455,11 @@ def sync_from_data_file(module):
     directory file, a synced file that does not import is recorded with its error and line; a file that is too large
     or not UTF-8 is refused and the module keeps its current revision.
 
+    New code becomes current (and is imported) only when someone who may change the module answers for it: the
+    user syncing it holds `change` on it, or the file was fetched under a data source configuration such a user
+    vouched for (trusted_content()). Otherwise it is staged as the module's pending revision, not imported, until
+    such a user activates it: a user who may only edit or sync a data source cannot make new code run.
+
     On a module not saved yet (model validation of a new instance) this only checks the file, saving nothing.
     """
     data_file = module.data_file or module.resolve_data_file()
@@ -415,8 +467,7 @@ def sync_from_data_file(module):
         raise _error('data_file', _('The data file of module {name} no longer exists.').format(name=module.name))
     if not module.pk:
         source_code = _data_file_text(data_file)
-        check_import(PreparedSource(module.name, source_code, data_file.path), 'data_file',
-                     source=ModuleSourceChoices.DATA_SOURCE)
+        check_syntax(PreparedSource(module.name, source_code, data_file.path), 'data_file')
         return
     try:
         source_code = _data_file_text(data_file)
@@ -425,9 +476,108 @@ def sync_from_data_file(module):
         # exception here): it cannot run until its file is fixed.
         record_source_error(module, '; '.join(exc.messages))
         return
+    digest = content_hash(source_code)
+    if module.current_revision is not None and module.current_revision.content_hash == digest:
+        if module.pending_revision_id:
+            module.snapshot()
+            module.pending_revision = None  # the file went back to the code that runs
+            module.save()
+        return
+    if not trusted_content(module, data_file, _request_user()):
+        stage_revision(module, source_code, digest)
+        return
+    module.pending_revision = None
     save_source(
         module.name, source_code, source=ModuleSourceChoices.DATA_SOURCE, file_path=data_file.path, module=module,
     )
+
+
+def _request_user():
+    """The user of the web or API request being handled (None in a worker, nbshell or a management command)."""
+    request = current_request.get()
+    user = getattr(request, 'user', None)
+    return user if user is not None and user.is_authenticated and user.is_active else None
+
+
+def may_change(module, user):
+    return user is not None and ScriptModule.objects.restrict(user, 'change').filter(pk=module.pk).exists()
+
+
+def data_source_fingerprint(data_source):
+    """A keyed hash of what decides where a data source's files come from: its type, URL and parameters."""
+    if data_source is None:
+        return ''
+    payload = json.dumps(
+        {'type': data_source.type, 'url': data_source.source_url, 'parameters': data_source.parameters or {}},
+        sort_keys=True, default=str,
+    )
+    key = hashlib.sha256(b'netbox-custom-scripts:data-source:' + settings.SECRET_KEY.encode()).digest()
+    return hmac.new(key, payload.encode(), hashlib.sha256).hexdigest()
+
+
+def _vouch(module, data_file=None):
+    """Someone who may change the module trusts its data source as configured now, for files fetched from now on
+    (or, when they picked the file themselves, for that file as it is)."""
+    module.source_trust = data_source_fingerprint(module.data_source)
+    module.source_trusted_since = data_file.last_updated if data_file is not None else timezone.now()
+
+
+def trusted_content(module, data_file, user=None):
+    """
+    Whether the DataFile's content may become the module's code without review: `user` (who is syncing it) may
+    change the module, or the file was fetched after someone who may change it vouched for the data source's
+    current configuration, and nobody else has changed that configuration since.
+    """
+    if may_change(module, user):
+        return True
+    return bool(
+        module.source_trust
+        and module.source_trusted_since is not None
+        and hmac.compare_digest(module.source_trust, data_source_fingerprint(data_file.source))
+        and data_file.last_updated >= module.source_trusted_since
+    )
+
+
+def stage_revision(module, source_code, digest):
+    """Keep new code from the data source as the module's pending revision, without importing it."""
+    pending = module.pending_revision
+    if pending is not None and pending.content_hash == digest:
+        return pending
+    number = (module.revisions.order_by('-number').values_list('number', flat=True).first() or 0) + 1
+    with transaction.atomic():
+        revision = ModuleRevision.objects.create(
+            module=module, number=number, content_hash=digest, source_code=source_code, created_by=None,
+        )
+        module.snapshot()
+        module.pending_revision = revision
+        module.save()
+    logger.warning(
+        'Module %s: new code from data source %s is pending as revision %s; someone who may change the module '
+        'must activate it', module.name, module.data_source, number,
+    )
+    return revision
+
+
+def activate_pending_revision(module, user):
+    """
+    Make the pending revision the module's code, as `user` (who must hold `change` on the module): it is imported
+    now, for the first time, and the module's scripts follow it. A revision that does not import makes the module
+    show its error, as a synced file that does not import does. Returns the module. Raises PermissionDenied or
+    ValidationError({'pending_revision': ...}).
+    """
+    with transaction.atomic():
+        module = ScriptModule.objects.select_for_update(of=('self',)).select_related(
+            'pending_revision', 'current_revision',
+        ).get(pk=module.pk)
+        if not may_change(module, user):
+            raise PermissionDenied(_('{user} has no permission to change the script module {name}.').format(
+                user=user, name=module.name
+            ))
+        revision = module.pending_revision
+        if revision is None:
+            raise _error('pending_revision', _('Module {name} has no pending revision.').format(name=module.name))
+        activate_revision(module, revision)
+    return module
 
 
 #
@@ -473,3 +623,32 @@ def module_deleted(sender, instance, **kwargs):
     forget(instance.name)
     if instance.source == ModuleSourceChoices.UPLOAD and instance.file_path.startswith(STORAGE_PREFIX + '/'):
         _delete_on_commit(instance.file_path)
+
+
+#
+# Who vouches for a data source
+#
+
+@receiver(pre_save, sender=DataSource, dispatch_uid='netbox_custom_scripts.sources.data_source_saving')
+def remember_data_source_origin(sender, instance, **kwargs):
+    previous = DataSource.objects.filter(pk=instance.pk).first() if instance.pk else None
+    instance._custom_scripts_fingerprint = data_source_fingerprint(previous) if previous else None
+
+
+@receiver(post_save, sender=DataSource, dispatch_uid='netbox_custom_scripts.sources.data_source_saved')
+def data_source_saved(sender, instance, created, **kwargs):
+    """
+    A data source whose type, URL or parameters changed is trusted by the modules using it only if the user who
+    changed it may change those modules: anyone else's change leaves their new code pending until it is activated.
+    """
+    previous = getattr(instance, '_custom_scripts_fingerprint', None)
+    current = data_source_fingerprint(instance)
+    if created or previous is None or previous == current:
+        return
+    user = _request_user()
+    for module in ScriptModule.objects.filter(data_source=instance):
+        if may_change(module, user):
+            trust, since = current, timezone.now()
+        else:
+            trust, since = '', None
+        ScriptModule.objects.filter(pk=module.pk).update(source_trust=trust, source_trusted_since=since)

@@ -1,6 +1,6 @@
 from core.models import DataFile, DataSource
 from django import forms
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils.translation import gettext_lazy as _
 from netbox.forms import NetBoxModelForm
 from utilities.exceptions import AbortRequest
@@ -33,9 +33,15 @@ def _add_errors(form, exc, fields):
         form.add_error(fields.get(key), messages)
 
 
-def _abort(exc):
-    # Raised from save(): the edit view shows it on the form and rolls the transaction back.
-    return AbortRequest(' '.join(exc.messages))
+def _abort(form, exc, fields):
+    """
+    Raised from save(): the edit view shows it on the form and rolls the transaction back. A module's code is imported
+    only in save(), once the user is authorised, so its import errors are put on the field at fault here.
+    """
+    if isinstance(exc, ValidationError) and hasattr(exc, 'error_dict'):
+        _add_errors(form, exc, fields)
+        return AbortRequest(_('The module was not saved: see the errors below.'))
+    return AbortRequest(' '.join(exc.messages) if isinstance(exc, ValidationError) else str(exc))
 
 
 class _SyncFieldsUntouched:
@@ -65,7 +71,14 @@ def _normalise_newlines(text):
     return text.replace('\r\n', '\n') if text else text
 
 
-class ScriptModuleSourceForm(_SyncFieldsUntouched, NetBoxModelForm):
+class _AuthoriseBeforeImport:
+    """The user's object permission is checked on the module as saved, tags included, before its code is imported."""
+
+    def _authoriser(self, action):
+        return sources.authoriser(_editing_user(self.instance), action, before=lambda module: self._save_m2m())
+
+
+class ScriptModuleSourceForm(_AuthoriseBeforeImport, _SyncFieldsUntouched, NetBoxModelForm):
     """Source as a file upload or as text typed into the editor (one of the two)."""
     upload_file = forms.FileField(
         label=_('File'),
@@ -114,7 +127,8 @@ class ScriptModuleUploadForm(ScriptModuleSourceForm):
         upload, source_code = self._source_inputs()
         try:
             self.prepared = sources.prepare_upload(self.cleaned_data.get('name') or None, source_code, upload)
-            sources.check_import(self.prepared, 'file' if upload else 'source_code')
+            # Compiled, not imported: importing runs the module's code, which waits until the user is authorised.
+            sources.check_syntax(self.prepared, 'file' if upload else 'source_code')
         except ValidationError as exc:
             _add_errors(self, exc, _UPLOAD_FIELDS)
             return self.cleaned_data
@@ -126,10 +140,10 @@ class ScriptModuleUploadForm(ScriptModuleSourceForm):
         try:
             module = sources.register_upload(
                 self.cleaned_data['name'], source_code, file=upload, user=_editing_user(self.instance),
-                module=self.instance,
+                module=self.instance, authorise=self._authoriser('add'),
             )
-        except ValidationError as exc:
-            raise _abort(exc)
+        except (ValidationError, PermissionDenied) as exc:
+            raise _abort(self, exc, _UPLOAD_FIELDS)
         self._save_m2m()
         return module
 
@@ -189,7 +203,7 @@ class ScriptModuleEditForm(ScriptModuleSourceForm):
             return self.cleaned_data
         try:
             prepared = sources.prepare_upload(source_code=source_code, file=upload, module=self.instance)
-            sources.check_import(prepared, 'file' if upload else 'source_code')
+            sources.check_syntax(prepared, 'file' if upload else 'source_code')
         except ValidationError as exc:
             _add_errors(self, exc, _UPLOAD_FIELDS)
         return self.cleaned_data
@@ -202,13 +216,14 @@ class ScriptModuleEditForm(ScriptModuleSourceForm):
         upload, source_code = self._new_source()
         if upload is not None or source_code is not None:
             try:
-                sources.replace_source(module, source_code, file=upload, user=_editing_user(self.instance))
-            except ValidationError as exc:
-                raise _abort(exc)
+                sources.replace_source(module, source_code, file=upload, user=_editing_user(self.instance),
+                                       authorise=sources.authoriser(_editing_user(self.instance), 'change'))
+            except (ValidationError, PermissionDenied) as exc:
+                raise _abort(self, exc, _UPLOAD_FIELDS)
         return module
 
 
-class ScriptModuleDataSourceForm(_SyncFieldsUntouched, NetBoxModelForm):
+class ScriptModuleDataSourceForm(_AuthoriseBeforeImport, _SyncFieldsUntouched, NetBoxModelForm):
     """A new module whose source is a file of a NetBox Data Source (for instance a git repository)."""
     data_source = DynamicModelChoiceField(
         label=_('Data source'),
@@ -254,7 +269,7 @@ class ScriptModuleDataSourceForm(_SyncFieldsUntouched, NetBoxModelForm):
             return self.cleaned_data
         try:
             self.prepared = sources.prepare_data_file(data_file, self.cleaned_data.get('name') or None)
-            sources.check_import(self.prepared, 'data_file', source=ModuleSourceChoices.DATA_SOURCE)
+            sources.check_syntax(self.prepared, 'data_file')
         except ValidationError as exc:
             _add_errors(self, exc, _DATA_FILE_FIELDS)
             return self.cleaned_data
@@ -266,8 +281,9 @@ class ScriptModuleDataSourceForm(_SyncFieldsUntouched, NetBoxModelForm):
             module = sources.register_data_file(
                 self.cleaned_data['data_file'], name=self.cleaned_data['name'], user=_editing_user(self.instance),
                 auto_sync_enabled=self.cleaned_data['auto_sync_enabled'], module=self.instance,
+                authorise=self._authoriser('add'),
             )
-        except ValidationError as exc:
-            raise _abort(exc)
+        except (ValidationError, PermissionDenied) as exc:
+            raise _abort(self, exc, _DATA_FILE_FIELDS)
         self._save_m2m()
         return module

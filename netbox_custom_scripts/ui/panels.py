@@ -1,3 +1,5 @@
+import difflib
+
 from django.utils.translation import gettext_lazy as _
 from netbox.ui import attrs, panels
 
@@ -23,3 +25,29 @@ class ScriptPanel(panels.ObjectAttributesPanel):
     class_name = attrs.TextAttr('class_name', label=_('Class'), style='font-monospace')
     full_name = attrs.TextAttr('full_name', label=_('Full name'), style='font-monospace', copy_button=True)
     is_active = attrs.BooleanAttr('is_active', label=_('Active'))
+
+
+class PendingRevisionPanel(panels.Panel):
+    """New code from a module's data source that waits for someone who may change the module: its diff, and Activate."""
+    title = _('Pending revision')
+    template_name = 'netbox_custom_scripts/scriptmodule/pending.html'
+
+    def get_context(self, context):
+        ctx = super().get_context(context)
+        module = ctx['object']
+        pending = module.pending_revision
+        ctx['pending'] = pending
+        if pending is not None:
+            current = module.current_revision
+            ctx['diff'] = '\n'.join(difflib.unified_diff(
+                current.source_code.splitlines() if current else [], pending.source_code.splitlines(),
+                fromfile=f'r{current.number}' if current else 'none', tofile=f'r{pending.number}', lineterm='',
+            ))
+            request = ctx.get('request')
+            ctx['can_activate'] = request is not None and request.user.has_perm(
+                'netbox_custom_scripts.change_scriptmodule', module
+            )
+        return ctx
+
+    def should_render(self, context):
+        return context.get('pending') is not None

@@ -1,7 +1,8 @@
 import difflib
 
 from django.contrib import messages
-from django.shortcuts import redirect
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404, redirect
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.generic import View
@@ -14,12 +15,14 @@ from utilities.views import ContentTypePermissionRequiredMixin, GetReturnURLMixi
 
 from .. import filtersets, forms, tables
 from ..choices import ModuleSourceChoices
-from ..execution.dispatch import enqueue_directory_sync
+from ..execution.dispatch import enqueue_directory_sync, enqueue_revision_activation
+from ..execution.errors import RunRefused
 from ..execution.modules import sync_directory
 from ..models import Script, ScriptModule
 from ..ui import panels
 
 __all__ = (
+    'ScriptModuleActivateView',
     'ScriptModuleAddView',
     'ScriptModuleBulkDeleteView',
     'ScriptModuleDataSourceAddView',
@@ -87,11 +90,11 @@ class ScriptModuleListView(generic.ObjectListView):
 
 @register_model_view(ScriptModule)
 class ScriptModuleView(generic.ObjectView):
-    queryset = ScriptModule.objects.select_related('current_revision')
+    queryset = ScriptModule.objects.select_related('current_revision', 'pending_revision')
     template_name = 'generic/object.html'
     actions = (EditObject, SyncModuleData, DeleteObject)
     layout = layout.SimpleLayout(
-        left_panels=[panels.ScriptModulePanel(), ScriptModuleDataPanel()],
+        left_panels=[panels.ScriptModulePanel(), ScriptModuleDataPanel(), panels.PendingRevisionPanel()],
         right_panels=[
             ObjectsTablePanel(
                 model='netbox_custom_scripts.Script',
@@ -192,3 +195,22 @@ class ScriptModuleSyncView(ContentTypePermissionRequiredMixin, GetReturnURLMixin
         else:
             messages.success(request, _('Queued job #{id} to sync the scripts directory.').format(id=job.pk))
         return redirect(self.get_return_url(request))
+
+
+@register_model_view(ScriptModule, 'activate', path='activate')
+class ScriptModuleActivateView(GetReturnURLMixin, View):
+    """Activate the module's pending revision (POST only): queued for a worker, which imports it."""
+
+    def post(self, request, pk):
+        module = get_object_or_404(ScriptModule.objects.restrict(request.user, 'view'), pk=pk)
+        try:
+            job = enqueue_revision_activation(module, request.user)
+        except PermissionDenied as exc:
+            messages.error(request, str(exc))
+        except RunRefused as exc:
+            messages.warning(request, str(exc))
+        else:
+            messages.success(request, _('Queued job #{id} to activate revision r{number}.').format(
+                id=job.pk, number=module.pending_revision.number,
+            ))
+        return redirect(module.get_absolute_url())

@@ -39,6 +39,10 @@ class CustomScriptModuleSerializer(RejectUnknownFieldsMixin, NetBoxModelSerializ
     source = ChoiceField(choices=ModuleSourceChoices, read_only=True)
     status = ChoiceField(choices=ModuleStatusChoices, read_only=True)
     revision = serializers.IntegerField(source='current_revision.number', read_only=True, allow_null=True)
+    pending_revision = serializers.IntegerField(
+        source='pending_revision.number', read_only=True, allow_null=True,
+        help_text=_('New code from the data source that waits to be activated (POST .../activate/)'),
+    )
     content_hash = serializers.CharField(read_only=True)
     script_count = RelatedObjectCountField('scripts')
     source_code = serializers.CharField(
@@ -57,9 +61,9 @@ class CustomScriptModuleSerializer(RejectUnknownFieldsMixin, NetBoxModelSerializ
         model = ScriptModule
         fields = (
             'id', 'url', 'display_url', 'display', 'name', 'display_name', 'source', 'file_path', 'status', 'error',
-            'error_line', 'revision', 'content_hash', 'description', 'script_count', 'source_code', 'file',
-            'data_source', 'data_file', 'data_path', 'auto_sync_enabled', 'data_synced', 'tags', 'custom_fields',
-            'created', 'last_updated',
+            'error_line', 'revision', 'pending_revision', 'content_hash', 'description', 'script_count', 'source_code',
+            'file', 'data_source', 'data_file', 'data_path', 'auto_sync_enabled', 'data_synced', 'tags',
+            'custom_fields', 'created', 'last_updated',
         )
         brief_fields = ('id', 'url', 'display', 'name', 'display_name', 'status')
         read_only_fields = ('display_name', 'file_path', 'error', 'error_line', 'data_path', 'data_synced')
@@ -155,23 +159,30 @@ class CustomScriptModuleSerializer(RejectUnknownFieldsMixin, NetBoxModelSerializ
         changelog_message = validated_data.pop('changelog_message', None)
         module = ScriptModule(**validated_data)
         module._changelog_message = changelog_message
+
+        def save_tags(module):
+            if tags is not None:
+                self._save_tags(module, tags)
+            elif add_tags:
+                module.tags.add(*[tag.name for tag in add_tags])
+
+        # The user's `add` permission is checked on the saved module, tags included, before its code is imported.
+        authorise = sources.authoriser(self._user(), 'add', before=save_tags)
         try:
             if inputs.get('data_file') is not None:
                 module = sources.register_data_file(
                     inputs['data_file'], name=module.name, user=self._user(),
-                    auto_sync_enabled=bool(inputs.get('auto_sync_enabled')), module=module,
+                    auto_sync_enabled=bool(inputs.get('auto_sync_enabled')), module=module, authorise=authorise,
                 )
             else:
                 module = sources.register_upload(
                     module.name, inputs.get('source_code'), file=inputs.get('file'), user=self._user(),
-                    module=module,
+                    module=module, authorise=authorise,
                 )
         except DjangoValidationError as exc:
             raise _api_error(exc)
-        if tags is not None:
-            return self._save_tags(module, tags)
-        if add_tags:
-            module.tags.add(*[tag.name for tag in add_tags])
+        if self._user() is None:
+            save_tags(module)
         return module
 
     def update(self, instance, validated_data):
@@ -182,7 +193,8 @@ class CustomScriptModuleSerializer(RejectUnknownFieldsMixin, NetBoxModelSerializ
         instance = super().update(instance, validated_data)
         if inputs.get('source_code') or inputs.get('file') is not None:
             try:
-                sources.replace_source(instance, inputs.get('source_code'), file=inputs.get('file'), user=self._user())
+                sources.replace_source(instance, inputs.get('source_code'), file=inputs.get('file'), user=self._user(),
+                                       authorise=sources.authoriser(self._user(), 'change'))
             except DjangoValidationError as exc:
                 raise _api_error(exc)
         return instance

@@ -8,17 +8,17 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from ... import filtersets
-from ...execution.dispatch import enqueue_directory_sync
+from ...execution.dispatch import enqueue_directory_sync, enqueue_revision_activation
 from ...models import ScriptModule
 from .. import serializers
-from .root import PluginViewSetMixin, SyncOnListMixin
+from .root import ActionPermissionMixin, PluginViewSetMixin, SyncOnListMixin
 
 __all__ = (
     'ScriptModuleViewSet',
 )
 
 
-class ScriptModuleViewSet(PluginViewSetMixin, SyncOnListMixin, NetBoxModelViewSet):
+class ScriptModuleViewSet(PluginViewSetMixin, ActionPermissionMixin, SyncOnListMixin, NetBoxModelViewSet):
     """
     Script modules. POST creates one from `source_code` (JSON), an uploaded `file` (multipart) or a `data_file`;
     PUT/PATCH replaces an uploaded module's source (a new revision when it changed); DELETE removes a module with its
@@ -26,9 +26,10 @@ class ScriptModuleViewSet(PluginViewSetMixin, SyncOnListMixin, NetBoxModelViewSe
     the server.
     """
     # A data file's content is not part of the module's representation: leave it in the database.
-    queryset = ScriptModule.objects.select_related('current_revision', 'data_source', 'data_file').defer(
-        'data_file__data', 'current_revision__source_code',
-    )
+    queryset = ScriptModule.objects.select_related(
+        'current_revision', 'pending_revision', 'data_source', 'data_file',
+    ).defer('data_file__data', 'current_revision__source_code', 'pending_revision__source_code')
+    action_permissions = {'activate': 'change'}
     serializer_class = serializers.ScriptModuleSerializer
     filterset_class = filtersets.ScriptModuleFilterSet
 
@@ -36,6 +37,16 @@ class ScriptModuleViewSet(PluginViewSetMixin, SyncOnListMixin, NetBoxModelViewSe
         if self.action == 'sync':
             return [TokenSyncPermission()]
         return super().get_permissions()
+
+    @extend_schema(request=None, responses={202: JobSerializer})
+    @action(detail=True, methods=['post'])
+    def activate(self, request, pk):
+        """
+        Activate the module's pending revision (new code from its data source that nobody who may change the module
+        has answered for yet): a background job imports it and makes it current. Needs `change` on the module.
+        """
+        job = enqueue_revision_activation(self.get_object(), request.user)
+        return Response(JobSerializer(job, context={'request': request}).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(request=None, responses={202: JobSerializer})
     @action(detail=False, methods=['post'])

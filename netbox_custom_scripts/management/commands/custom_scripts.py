@@ -149,6 +149,8 @@ class Command(BaseCommand):
             raise
         except (InputError, RunRefused, PermissionDenied) as exc:
             raise CommandError(self._describe_error(exc), returncode=EXIT_REFUSED)
+        finally:
+            jobs.in_process_hard_stop_exit = None
 
     @staticmethod
     def _describe_error(exc):
