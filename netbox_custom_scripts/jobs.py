@@ -118,14 +118,15 @@ class ActivateRevisionJob(JobRunner):
     class Meta:
         name = 'Activate custom script module revision'
 
-    def run(self, *args, **kwargs):
+    def run(self, module_id, *args, **kwargs):
         from django.contrib.auth import get_user_model
 
         from .execution.sources import activate_pending_revision
+        from .models import ScriptModule
 
         # The job carries the user's identity only; their permissions are read from the database here.
         user = get_user_model().objects.filter(pk=self.job.user_id, is_active=True).first()
-        module = activate_pending_revision(self.job.object, user)
+        module = activate_pending_revision(ScriptModule.objects.get(pk=module_id), user)
         self.logger.info('Module %s now runs revision %s (%s)', module.name, module.current_revision.number,
                          module.get_status_display())
         if module.error:

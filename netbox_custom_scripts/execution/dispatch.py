@@ -14,7 +14,7 @@ from django_pg_utils import advisory_lock
 
 from ..choices import RunStatusChoices
 from ..jobs import ActivateRevisionJob, RunScriptJob, SyncModulesJob
-from ..models import Script, ScriptModule, ScriptRun
+from ..models import Script, ScriptRun
 from .audit import change_logging
 from .cron import cron_errors, interval_errors
 from .errors import RunRefused
@@ -69,8 +69,10 @@ def enqueue_revision_activation(module, user):
         ))
     if module.pending_revision_id is None:
         raise RunRefused(_('Module {name} has no pending revision.').format(name=module.name))
-    return ActivateRevisionJob.enqueue(instance=ScriptModule(pk=module.pk), user=identity_only(user),
-                                       queue_name=plugin_settings()['default_queue'])
+    return ActivateRevisionJob.enqueue(
+        name=f'Activate revision r{module.pending_revision.number} of module {module.name}'[:200],
+        user=identity_only(user), queue_name=plugin_settings()['default_queue'], module_id=module.pk,
+    )
 
 
 def check_run_permission(script, user):

@@ -1,7 +1,6 @@
 import difflib
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -202,11 +201,10 @@ class ScriptModuleActivateView(GetReturnURLMixin, View):
     """Activate the module's pending revision (POST only): queued for a worker, which imports it."""
 
     def post(self, request, pk):
-        module = get_object_or_404(ScriptModule.objects.restrict(request.user, 'view'), pk=pk)
+        # Only users who may change the module find it here (activating new code is changing it).
+        module = get_object_or_404(ScriptModule.objects.restrict(request.user, 'change'), pk=pk)
         try:
             job = enqueue_revision_activation(module, request.user)
-        except PermissionDenied as exc:
-            messages.error(request, str(exc))
         except RunRefused as exc:
             messages.warning(request, str(exc))
         else:

@@ -40,6 +40,7 @@ from netbox_custom_scripts.models import (
     ScriptModule,
     ScriptRun,
 )
+from netbox_custom_scripts.models.modules import content_hash
 
 from ..utils import token_header
 
@@ -196,6 +197,9 @@ def world(tmp_path):
     data_module = sources.register_data_file(
         DataFile.objects.get(source=data_source, path='ds_probe.py'), name='ds_probe', user=admin,
     )
+    # New code from the data source that nobody who may change the module has activated yet.
+    pending = SMALL_MODULE + '# pending\n'
+    sources.stage_revision(data_module, pending, content_hash(pending))
 
     # Distinctive strings: where they show up tells which objects a page or response lets out.
     markers = {name: f'{name}-{secrets.token_hex(4)}' for name in (

@@ -151,6 +151,11 @@ def sync_job_queued(w, before):
     return Job.objects.filter(name='Sync custom script modules').exclude(pk__in=known).exists()
 
 
+def activation_job_queued(w, before):
+    known = [pk for pk, __ in before['jobs']]
+    return Job.objects.filter(name__endswith=f'of module {w.data_module.name}').exclude(pk__in=known).exists()
+
+
 def confirm(pks):
     return lambda w: {'pk': pks(w), '_confirm': 'true', 'confirm': 'true'}
 
@@ -334,6 +339,10 @@ UI_MATRIX = {
     'modules/<int:pk>/sync/': [
         Case('post', ui(lambda w: f'modules/{w.data_module.pk}/sync/'), A, effect=data_module_resynced),
     ],
+    'modules/<int:pk>/activate/': [
+        # Activating new code from a data source needs `change` on the module (code execution, like an edit).
+        Case('post', ui(lambda w: f'modules/{w.data_module.pk}/activate/'), EA, effect=activation_job_queued),
+    ],
     'modules/<int:pk>/edit/': [
         Case('get', ui(lambda w: f'modules/{w.upload.pk}/edit/'), EA),
         Case('post', ui(lambda w: f'modules/{w.upload.pk}/edit/'), EA,
@@ -505,6 +514,9 @@ API_MATRIX = {
     ],
     ('scriptmodule-sync', 'post'): [
         Case('post', api(lambda w: 'modules/sync/'), A, effect=sync_job_queued),
+    ],
+    ('scriptmodule-activate', 'post'): [
+        Case('post', api(lambda w: f'modules/{w.data_module.pk}/activate/'), EA, effect=activation_job_queued),
     ],
 }
 
