@@ -42,6 +42,8 @@ __all__ = (
 LOG_PAGE_SIZE = 100
 CHANGES_PAGE_SIZE = 100
 MAX_LOG_PAGE_SIZE = 1000
+# What the re-run form's `commit` may say.
+COMMIT_VALUES = {'1': True, 'true': True, 'on': True, '0': False, 'false': False, 'off': False}
 
 
 def runs_for(request, action='view'):
@@ -214,7 +216,14 @@ class ScriptRunRerunView(RunLiveMixin, View):
 
     def post(self, request, pk):
         run = self.get_run(request, pk)
-        commit = {'1': True, '0': False}.get(request.POST.get('commit'))
+        value = request.POST.get('commit')
+        if value is not None and value.strip().lower() not in COMMIT_VALUES:
+            # Never guessed: a value that is not plainly yes or no runs nothing.
+            messages.error(request, _('"commit" must be 1/true or 0/false, not {value!r}; nothing was run.').format(
+                value=value[:50]
+            ))
+            return redirect(run.get_absolute_url())
+        commit = None if value is None else COMMIT_VALUES[value.strip().lower()]
         try:
             new_run = rerun(run, user=request.user, source=RunSourceChoices.UI, commit=commit, http_request=request)
         except InputError as exc:

@@ -39,10 +39,15 @@ class ScriptListView(ContentTypePermissionRequiredMixin, View):
     def get_required_permission(self):
         return 'netbox_custom_scripts.view_script'
 
+    def has_permission(self):
+        # Users who may only run some scripts see those.
+        user = self.request.user
+        return user.has_perm('netbox_custom_scripts.view_script') or user.has_perm('netbox_custom_scripts.run_script')
+
     def get(self, request):
         sync_directory()
         last_runs = ScriptRun.objects.restrict(request.user, 'view').filter(script=OuterRef('pk')).order_by('-pk')
-        scripts = Script.objects.restrict(request.user, 'view').listed_for(request.user).select_related(
+        scripts = viewable_or_runnable(Script.objects.all(), request.user).listed_for(request.user).select_related(
             'module'
         ).annotate(
             last_run_id=Subquery(last_runs.values('pk')[:1]),
@@ -95,12 +100,29 @@ def _initial_values(request, script, script_class):
     return initial
 
 
+def viewable_or_runnable(queryset, user):
+    """The scripts of `queryset` that `user` may view or run: who may run a script may open its form."""
+    permitted = queryset.none()
+    for action in ('view', 'run'):
+        if user.has_perm(f'netbox_custom_scripts.{action}_script'):
+            permitted = permitted | queryset.restrict(user, action)
+    return permitted
+
+
 @register_model_view(Script)
 class ScriptView(generic.ObjectView):
     """The script's page: its run form (when its module loads) and what it is."""
     queryset = Script.objects.select_related('module__current_revision')
     template_name = 'netbox_custom_scripts/script.html'
     actions = ()
+
+    def has_permission(self):
+        # A user with `run` but not `view` on a script may still open the form to run it.
+        user = self.request.user
+        if not any(user.has_perm(f'netbox_custom_scripts.{action}_script') for action in ('view', 'run')):
+            return False
+        self.queryset = viewable_or_runnable(self.queryset, user)
+        return True
 
     def get_form_context(self, request, script, variables_form=None, options_form=None, load_error=None):
         script_class = None
@@ -140,7 +162,7 @@ class ScriptView(generic.ObjectView):
         return getattr(self, 'bound_context', None) or self.get_form_context(request, instance)
 
     def post(self, request, **kwargs):
-        script = get_object_or_404(self.queryset.restrict(request.user, 'view'), **kwargs)
+        script = get_object_or_404(self.queryset, **kwargs)
         if not request.user.has_perm('netbox_custom_scripts.run_script', script):
             raise PermissionDenied(_('You may not run this script.'))
         try:
