@@ -86,6 +86,16 @@ class SyncOnListMixin:
 
 class PluginViewSetMixin:
     """What every viewset of the plugin does on top of NetBox's."""
+    # Actions that take no request body: one that sends fields anyway (a typo, a misunderstanding) is refused.
+    bodyless_actions = ('cancel', 'test', 'sync', 'pause', 'resume', 'activate')
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        if self.action in self.bodyless_actions and request.data:
+            fields = ', '.join(sorted(map(str, request.data))) if hasattr(request.data, 'keys') else 'a body'
+            raise exceptions.ValidationError({'detail': [
+                _('This action takes no fields; got {fields}.').format(fields=fields)
+            ]})
 
     def filter_queryset(self, queryset):
         # The list filters belong to the list: a run's or module's own endpoints reuse names such as `q` and
