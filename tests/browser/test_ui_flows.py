@@ -139,6 +139,9 @@ def test_script_text_is_shown_as_text(live_server, rq_worker, page, screenshot, 
         page.wait_for_load_state('networkidle')
         assert_nothing_ran()
     expect(page.locator('#run-form')).to_contain_text('Label <img src=x')
+    # A variable's description (help text) keeps harmless markup and loses scripts and event handlers.
+    expect(page.locator('#id_remark_helptext b')).to_have_text('bold')
+    assert page.locator('#id_remark_helptext script, #id_remark_helptext img[onerror]').count() == 0
     screenshot('08-hostile-form')
 
     page.click('#run-script')
@@ -148,6 +151,13 @@ def test_script_text_is_shown_as_text(live_server, rq_worker, page, screenshot, 
     page.hover('#log-table')
     assert_nothing_ran()
     assert page.locator('#log-table a[href^="javascript"]').count() == 0
+    # An object whose URL is javascript: is named, not linked; an http(s) one is linked.
+    expect(page.locator('#log-table')).to_contain_text('thing at javascript:')
+    assert page.locator('#log-table a', has_text='thing at javascript:').count() == 0
+    expect(page.locator('#log-table a', has_text='thing at https://example.com/thing')).to_have_attribute(
+        'href', 'https://example.com/thing')
+    page.locator('#log-table td', has_text='thing at javascript:').first.click()
+    assert_nothing_ran()
     screenshot('09-hostile-run')
 
     run = ScriptRun.objects.get()

@@ -1,0 +1,73 @@
+"""
+Contract: what a script's author writes is shown, never run, in the pages the plugin renders (the browser suite
+checks the same in Chromium): a variable's description - rendered as HTML by NetBox's form templates - is
+sanitised like log Markdown (harmless markup kept, scripts and event handlers removed); an object a script logs
+becomes a link only when its URL is http(s) or relative (never javascript:, data:, vbscript:, however spelled).
+"""
+import pytest
+from django.test import Client
+from rest_framework.test import APIClient
+
+from netbox_custom_scripts.models import RunLogEntry
+from netbox_custom_scripts.scripting.log import safe_link
+from netbox_custom_scripts.testing import run_script_in_transaction
+
+from ..utils import make_user, token_header
+from .conftest import API, register_fixture
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def admin():
+    return make_user('markup-admin', is_superuser=True)
+
+
+def test_a_variable_description_is_sanitised(admin):
+    script = register_fixture('markup', 'markup.py').scripts.get(class_name='Described')
+    client = Client()
+    client.force_login(admin)
+    page = client.get(script.get_absolute_url()).content.decode()
+    form = page[page.index('id="run-form"'):]
+    assert '<script>alert("description")' not in form and 'onerror' not in form
+    assert '<b>bold stays</b>' in form  # harmless markup is kept, as NetBox users write it
+    assert 'Who &lt;i&gt;label&lt;/i&gt;' in form  # labels are text
+
+
+def test_only_web_urls_become_links(admin):
+    module = register_fixture('markup', 'markup.py')
+    namespace = {}
+    exec(module.current_revision.source_code, namespace)
+    run = run_script_in_transaction(namespace['Links'], user=admin)
+    entries = {entry.object_repr: entry for entry in RunLogEntry.objects.filter(run=run)}
+    unsafe, safe = namespace['UNSAFE_URLS'], namespace['SAFE_URLS']
+    for index, url in enumerate(unsafe):
+        assert entries[f'thing-{index}'].object_url == '' and entries[f'thing-{index}'].url == '', url
+    for index, url in enumerate(safe, start=len(unsafe)):
+        assert entries[f'thing-{index}'].url == url
+
+    client = Client()
+    client.force_login(admin)
+    log = client.get(f'/plugins/custom-scripts/runs/{run.pk}/log/').content.decode().lower()
+    for scheme in ('javascript:', 'data:', 'vbscript:', 'java\tscript:'):
+        assert f'href="{scheme}' not in log and 'href=" javascript' not in log
+    assert 'href="https://example.com/ok"' in log
+
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=token_header(admin))
+    urls = {line['object_repr']: line['object_url'] for line in api.get(f'{API}/runs/{run.pk}/log/').json()['results']}
+    assert all(urls[f'thing-{index}'] == '' for index in range(len(unsafe)))
+
+
+@pytest.mark.parametrize('url', [
+    'javascript:alert(1)', 'JAVASCRIPT:alert(1)', '\x01javascript:alert(1)', 'java\nscript:alert(1)',
+    'data:text/html;base64,PHNjcmlwdD4=', 'vbscript:x', 'file:///etc/passwd',
+    'http://[::1', 'mailto:x@example.com',
+])
+def test_unsafe_schemes_are_dropped(url):
+    assert safe_link(url) == ''
+
+
+@pytest.mark.parametrize('url', ['https://example.com/a?b=c', 'http://example.com', '/dcim/sites/1/', 'x/y', '#top'])
+def test_web_and_relative_urls_are_kept(url):
+    assert safe_link(url) == url
