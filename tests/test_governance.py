@@ -370,11 +370,17 @@ def test_api_policy_errors(scripts, people):
     client = APIClient()
     token = token_header(people['requester'])
     url = f'/api/plugins/custom-scripts/scripts/{scripts["Limited"].pk}/run/'
-    for name in ('a', 'b'):
-        assert client.post(url, {'data': {'site_name': name}}, format='json',
-                           HTTP_AUTHORIZATION=token).status_code == 201
+    runs = [client.post(url, {'data': {'site_name': name}, 'commit': False}, format='json', HTTP_AUTHORIZATION=token)
+            for name in ('a', 'b')]
+    assert [response.status_code for response in runs] == [201, 201]
     limited = client.post(url, {'data': {'site_name': 'c'}}, format='json', HTTP_AUTHORIZATION=token)
     assert limited.status_code == 429 and int(limited['Retry-After']) > 0
+    # Re-running and applying count as runs too, and answer the same way (429 with Retry-After, not 409).
+    first = runs[0].json()['id']
+    for action in ('rerun', 'apply'):
+        again = client.post(f'/api/plugins/custom-scripts/runs/{first}/{action}/', {}, format='json',
+                            HTTP_AUTHORIZATION=token)
+        assert again.status_code == 429 and int(again['Retry-After']) > 0, (action, again.content)
     url = f'/api/plugins/custom-scripts/scripts/{scripts["OtherQueues"].pk}/run/'
     refused = client.post(url, {'data': {'site_name': 'd'}, 'queue': 'low'}, format='json', HTTP_AUTHORIZATION=token)
     assert refused.status_code == 400 and 'queue' in refused.json()

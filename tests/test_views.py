@@ -127,3 +127,22 @@ def test_menu_lists_every_section_for_an_admin():
     for url in ('/plugins/custom-scripts/schedules/', '/plugins/custom-scripts/schedules/add/',
                 '/plugins/custom-scripts/runs/'):
         assert client_for(admin).get(url).status_code == 200, url
+
+
+def test_a_user_who_may_run_but_not_view_a_script_gets_its_form():
+    from netbox_custom_scripts.models import ScriptRun
+
+    sync_directory()
+    hello = Script.objects.get(class_name='Hello')
+    count = Script.objects.get(class_name='Count')
+    runner = make_user('run-only', (Script, ['run'], {'pk': hello.pk}), (ScriptRun, ['view'], {'user': '$user'}))
+    client = client_for(runner)
+    page = client.get(hello.get_absolute_url())
+    assert page.status_code == 200 and 'id="run-form"' in page.content.decode()
+    assert 'id="no-run-permission"' not in page.content.decode()
+    listing = client.get(SCRIPT_LIST).content.decode()
+    assert 'data-script="basic.Hello"' in listing and 'data-script="basic.Count"' not in listing
+    assert client.get(count.get_absolute_url()).status_code == 404  # neither view nor run: not there
+    response = client.post(hello.get_absolute_url(), {'who': 'me'})
+    assert response.status_code == 302
+    assert ScriptRun.objects.get().user == runner

@@ -4,6 +4,7 @@ all-or-nothing; the log is visible from other connections while the run is still
 and crashes; a running run can be cancelled; timeouts and queues are honoured; a worker killed mid-run leaves no
 run stuck in "running"; and a dry run's diff lists exactly what the committed run then creates.
 """
+import datetime
 import os
 import signal
 import time
@@ -11,6 +12,7 @@ import time
 import pytest
 from dcim.models import Site
 from django.db import connections
+from django.utils import timezone
 from netbox.registry import registry
 
 from netbox_custom_scripts.choices import RunSourceChoices, RunStatusChoices
@@ -133,4 +135,24 @@ def test_killed_worker_run_is_marked_errored_within_a_minute(rq_worker, wait, ad
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+    connections.close_all()
+
+
+def test_a_singleton_busy_when_its_run_starts_is_refused_not_errored(rq_worker, wait, admin):
+    # A scheduled run passes the singleton check when it is submitted; when its time comes another run is going.
+    worker = start_worker('default')  # a second worker, so that both can start at once
+    try:
+        script = Script.objects.get(module__name='behaviours', class_name='Singleton')
+        first = submit_run(script, user=admin, data={'seconds': 15}, commit=False, source=RunSourceChoices.API)
+        wait(lambda: ScriptRun.objects.get(pk=first.pk).status == RunStatusChoices.RUNNING, message='the first run')
+        second = submit_run(script, user=admin, data={'seconds': 1}, commit=False, source=RunSourceChoices.API,
+                            schedule_at=timezone.now() + datetime.timedelta(seconds=2))
+        second = finished(wait, second, timeout=60)
+        assert second.status == RunStatusChoices.REFUSED, (second.status, second.error)
+        assert 'singleton' in second.error and not second.traceback
+        assert second.job.status == 'failed'  # a refusal, not a crash
+        assert finished(wait, first, timeout=60).status == RunStatusChoices.COMPLETED
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
     connections.close_all()

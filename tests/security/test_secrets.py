@@ -33,7 +33,7 @@ from netbox_custom_scripts.choices import RunStatusChoices
 from netbox_custom_scripts.execution.inputs import SECRET_MASK
 from netbox_custom_scripts.execution.secrets import unseal
 from netbox_custom_scripts.management.commands.custom_scripts import EXIT_REFUSED
-from netbox_custom_scripts.models import ScriptRun
+from netbox_custom_scripts.models import Script, ScriptRun
 
 from ..conftest import REPO, wait_for
 from ..utils import cli
@@ -372,3 +372,23 @@ def test_find_leaks_sees_every_encoding():
     assert find_leaks([value], {'text': f'a {value} b'}) == [(value, 'text')]
     assert find_leaks([value], {'bytea': b'\\x' + value.encode().hex().encode()}) == [(value, 'bytea')]
     assert find_leaks([value], {'zlib': zlib.compress(value.encode())}) == []  # hence redis_dump() inflates
+
+
+@pytest.mark.django_db
+def test_a_queued_job_carries_identities_only(probe, django_capture_on_commit_callbacks):
+    # RQ keeps a failed job in Redis for a year: its payload must hold no password hash and no module source.
+    user = make_role_user('sec-payload-user', (Script, ['view', 'run']))
+    user.set_password('a-password-whose-hash-must-not-travel')
+    user.save()
+    with django_capture_on_commit_callbacks(execute=True):  # the job reaches Redis when the run is committed
+        response = api_client(user).post(f'{API}/scripts/{probe.pk}/run/', {'data': {
+            'label': 'payload', 'password': 'correct-horse-battery', 'api_key': 'key-00ff',
+        }}, format='json')
+    assert response.status_code == 201, response.content
+    job = rq_job(ScriptRun.objects.get(pk=response.json()['id']))
+    payload = zlib.decompress(job.connection.hget(job.key, 'data'))
+    assert user.password.encode() not in payload and user.password.split('$')[-1].encode() not in payload
+    assert probe.module.current_revision.source_code.encode()[:200] not in payload
+    core_job = job.kwargs['job']
+    assert core_job.user.password == '' and core_job.user_id == user.pk  # a stand-in with the user's ID and name
+    assert core_job.object_id == probe.pk
