@@ -37,6 +37,8 @@ class CustomScriptsConfig(PluginConfig):
         'commit_requires_permission': False,
         # Most values a multiple-choice or multi-object variable accepts in one run (more is a clear 400).
         'max_multi_items': 10000,
+        # Longest log line (in characters) a run keeps; longer ones are cut, saying how much was left out.
+        'max_log_line_length': 100000,
         # Seconds a run may go on after its time limit passed or it was cancelled (a script that catches the
         # interruption) before it is stopped hard: its database session ended, its work-horse killed.
         'stop_grace_period': 10,
@@ -81,8 +83,9 @@ def validate_settings(settings):
     for key in ('max_module_size', 'max_file_size'):
         if type(settings[key]) is not int or settings[key] < 1:
             fail(key, 'a positive integer (bytes)')
-    if type(settings['max_multi_items']) is not int or settings['max_multi_items'] < 1:
-        fail('max_multi_items', 'a positive integer')
+    for key in ('max_multi_items', 'max_log_line_length'):
+        if type(settings[key]) is not int or settings[key] < 1:
+            fail(key, 'a positive integer')
     if type(settings['stop_grace_period']) is not int or not 1 <= settings['stop_grace_period'] <= 3600:
         fail('stop_grace_period', 'a whole number of seconds from 1 to 3600')
 

@@ -2,6 +2,7 @@
 Running scripts from Python: nbshell and scripts of your own (run_script), and tests of script authors
 (run_script_in_transaction).
 """
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ObjectDoesNotExist
 from django.utils import timezone
@@ -85,6 +86,8 @@ def run_script_in_transaction(script_class, data=None, *, user=None, commit=True
         status=RunStatusChoices.RUNNING,
         started=timezone.now(),
     )
-    recorder = BufferedRecorder(run.pk)
+    recorder = BufferedRecorder(
+        run.pk, max_line_length=settings.PLUGINS_CONFIG['netbox_custom_scripts']['max_log_line_length'],
+    )
     outcome = execute(run, script_class, inputs.cleaned, build_run_request(run, user), recorder)
     return finish_run(run, outcome, recorder)

@@ -47,9 +47,10 @@ def _copy_escape(text):
 class _Recording:
     """What a run has reported and not yet written."""
 
-    def __init__(self, run_id, max_file_size=None):
+    def __init__(self, run_id, max_file_size=None, max_line_length=None):
         self.run_id = run_id
         self.max_file_size = max_file_size
+        self.max_line_length = max_line_length
         self.counts = Counter()
         self._lock = threading.Lock()
         self._entries = []
@@ -64,6 +65,10 @@ class _Recording:
     # The reporter interface a Script talks to
 
     def log(self, entry):
+        if self.max_line_length and len(entry.message) > self.max_line_length:
+            cut = len(entry.message) - self.max_line_length
+            entry = entry._replace(message=f'{entry.message[:self.max_line_length]} [... {cut} more characters cut: '
+                                           f'the line is longer than max_log_line_length]')
         with self._lock:
             self._entries.append(entry)
             self.counts[entry.level] += 1
@@ -192,9 +197,9 @@ class LiveRecorder(_Recording):
     for a second connection, and whatever is left when the run ends is written by the caller in stop().
     """
 
-    def __init__(self, run_id, *, on_cancel=None, on_tick=None, max_file_size=None, flush_interval=0.2,
-                 heartbeat_interval=2.0, tick_interval=30.0, batch_size=5000, max_failures=10):
-        super().__init__(run_id, max_file_size=max_file_size)
+    def __init__(self, run_id, *, on_cancel=None, on_tick=None, max_file_size=None, max_line_length=None,
+                 flush_interval=0.2, heartbeat_interval=2.0, tick_interval=30.0, batch_size=5000, max_failures=10):
+        super().__init__(run_id, max_file_size=max_file_size, max_line_length=max_line_length)
         self.on_cancel = on_cancel
         self.on_tick = on_tick
         self.flush_interval = flush_interval

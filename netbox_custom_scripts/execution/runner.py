@@ -657,6 +657,7 @@ def execute_queued_run(run_id, job, *, sealed_secrets=None, files=None, request=
     recorder = LiveRecorder(
         run.pk,
         max_file_size=settings_value('max_file_size'),
+        max_line_length=settings_value('max_log_line_length'),
         on_tick=lambda: reap_stale_runs(ScriptRun.objects.exclude(pk=run.pk)),
     )
     stopper = recorder.stopper = RunStopper(

@@ -6,6 +6,10 @@ everything with a bare `except:`, or because it is blocked where no exception re
 database session is ended, so PostgreSQL rolls back its writes, it ends *timed out* / *cancelled* with its log
 kept, its core Job ends too, and the worker goes on with the next job.
 """
+import json
+import os
+import subprocess
+import sys
 import time
 
 import pytest
@@ -13,8 +17,10 @@ from django.conf import settings
 
 from netbox_custom_scripts.choices import RunStatusChoices
 from netbox_custom_scripts.execution.dispatch import cancel_run
+from netbox_custom_scripts.models import ScriptRun
 
-from .conftest import fingerprint, finished, log_messages, logged, submit
+from ..conftest import REPO
+from .conftest import FIXTURES, fingerprint, finished, log_messages, logged, submit
 from .test_interruptions import WRITES, assert_next_run_completes, busy, release
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -108,3 +114,22 @@ def test_a_script_no_exception_reaches_is_stopped_hard(rq_worker, baseline, admi
         release(backend)
     assert fingerprint() == baseline
     assert_next_run_completes(admin)
+
+
+def test_the_cli_stops_a_stubborn_script_it_runs_itself(baseline, admin):
+    # `netbox custom_scripts run` executes the run in its own process: a script that swallows the timeout is stopped
+    # hard there too, and the command exits with the timed-out status.
+    env = dict(os.environ, NB_DB_NAME=settings.DATABASES['default']['NAME'], NBCS_SCRIPTS_DIR=FIXTURES)
+    plan = json.dumps([['site', 'cli-stubborn'], ['stubborn', 60, 'BaseException']])
+    started = time.monotonic()
+    result = subprocess.run(
+        [os.path.join(os.path.dirname(sys.executable), 'netbox'), 'custom_scripts', 'run', 'faults.TimedPlan',
+         '--user', admin.username, '--commit', '--data', json.dumps({'plan': plan})],
+        env=env, cwd=REPO, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 4, (result.returncode, result.stdout[-2000:], result.stderr[-2000:])
+    assert HARD_STOPPED in result.stderr
+    assert time.monotonic() - started < 60
+    run = ScriptRun.objects.get()
+    assert run.status == RunStatusChoices.TIMED_OUT and HARD_STOPPED in log_messages(run)[-1]
+    assert fingerprint() == baseline
