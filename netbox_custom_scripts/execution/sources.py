@@ -6,6 +6,12 @@ content hash exactly like a directory module. Uploads and new data-source module
 wrong with them (name, size, encoding, import): `ValidationError`s here carry a dict naming the input at fault -
 `name`, `source_code`, `file` or `data_file` - so forms and serializers can put each message on its field.
 
+Importing a module runs its code, so nothing is imported before the user is authorised: a source is compiled to
+report syntax errors, the module is saved, `authorise(module)` checks the user's object permission on it as saved,
+and only then is it imported (in one transaction, rolled back when anything refuses). New code from a Data Source
+becomes current only when someone who may change the module answers for it (trusted_content()); otherwise it waits,
+not imported, as the module's pending revision until such a user activates it.
+
 Uploaded source is kept twice: in the ModuleRevision (what workers execute) and, for people and tools that expect
 files, in NetBox's `scripts` storage backend under `custom_scripts/`. The file is written, replaced or deleted only
 when the database transaction commits, so a refused or rolled back upload leaves no file behind.
