@@ -39,6 +39,8 @@ class CustomScriptsConfig(PluginConfig):
         'max_multi_items': 10000,
         # Longest log line (in characters) a run keeps; longer ones are cut, saying how much was left out.
         'max_log_line_length': 100000,
+        # Longest output (what run() returns, in characters) a run keeps; larger results belong in save_file().
+        'max_output_size': 1024 * 1024,
         # Seconds a run may go on after its time limit passed or it was cancelled (a script that catches the
         # interruption) before it is stopped hard: its database session ended, its work-horse killed.
         'stop_grace_period': 10,
@@ -83,7 +85,7 @@ def validate_settings(settings):
     for key in ('max_module_size', 'max_file_size'):
         if type(settings[key]) is not int or settings[key] < 1:
             fail(key, 'a positive integer (bytes)')
-    for key in ('max_multi_items', 'max_log_line_length'):
+    for key in ('max_multi_items', 'max_log_line_length', 'max_output_size'):
         if type(settings[key]) is not int or settings[key] < 1:
             fail(key, 'a positive integer')
     if type(settings['stop_grace_period']) is not int or not 1 <= settings['stop_grace_period'] <= 3600:

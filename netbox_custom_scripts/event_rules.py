@@ -10,7 +10,7 @@ triggers the rule (any user who may change the object) gains no rights on the sc
 """
 import logging
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 from django.utils.translation import gettext_lazy as _
@@ -74,7 +74,8 @@ class RunCustomScriptAction(EventRuleAction):
                 if _commits(action_object, action_data):
                     check_unattended_commit(action_object, user)
             except PermissionDenied as exc:
-                raise ValidationError({'action_object_id': _(
+                # Not on a field: the event-rule form keeps the script's field hidden, and would not show it.
+                raise ValidationError({NON_FIELD_ERRORS: _(
                     'You cannot save a rule that runs this script: {reason} (the rule runs it as the user who '
                     'saves it).'
                 ).format(reason=str(exc).rstrip('.'))})

@@ -150,6 +150,10 @@ def test_two_approvers_at_once_start_exactly_one_committed_run(rq_worker, wait, 
     for thread in threads:
         thread.join(30)
     assert sorted(kind for kind, _ in outcomes) == ['approved', 'refused'], outcomes
+    # The refusal names the reviewer who won, not "None" (the locked row's join came from before their review).
+    winner = ScriptRun.objects.get(pk=run.pk).reviewed_by
+    refusal = next(message for kind, message in outcomes if kind == 'refused')
+    assert f'by {winner.username}' in refusal, refusal
     assert ScriptRun.objects.filter(approval_of=run).count() == 1
     settled(wait, ScriptRun.objects.get(approval_of=run))
     assert Site.objects.count() == 1
@@ -375,6 +379,7 @@ def test_api_policy_errors(scripts, people):
     assert [response.status_code for response in runs] == [201, 201]
     limited = client.post(url, {'data': {'site_name': 'c'}}, format='json', HTTP_AUTHORIZATION=token)
     assert limited.status_code == 429 and int(limited['Retry-After']) > 0
+    assert 'Expected available' not in limited.json()['detail']  # said once, by the plugin
     # Re-running and applying count as runs too, and answer the same way (429 with Retry-After, not 409).
     first = runs[0].json()['id']
     for action in ('rerun', 'apply'):

@@ -70,8 +70,10 @@ def _lock_for_review(run):
     )
     if locked.status != RunStatusChoices.AWAITING_APPROVAL:
         if locked.reviewed_by_id:
+            # Read afresh: a row locked after a concurrent review comes back with that review, its joins without it.
+            reviewer = User.objects.filter(pk=locked.reviewed_by_id).first()
             raise RunRefused(_('Run #{run} was already {status} by {user}.').format(
-                run=locked.pk, status=locked.get_status_display().lower(), user=locked.reviewed_by
+                run=locked.pk, status=locked.get_status_display().lower(), user=reviewer or '?'
             ))
         raise RunRefused(_('Run #{run} is not awaiting approval (it is {status}).').format(
             run=locked.pk, status=locked.get_status_display().lower()

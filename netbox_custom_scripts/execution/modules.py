@@ -46,7 +46,11 @@ def plugin_settings():
 def validate_module_name(name):
     """A dotted module path: Python identifiers only, so no separators, traversal or odd characters."""
     parts = name.split('.') if isinstance(name, str) else []
-    if not parts or not all(part.isidentifier() and not keyword.iskeyword(part) for part in parts):
+    # Dunder parts (`pkg.__init__`) would name another module's file, or Python's own special modules.
+    if not parts or not all(
+        part.isidentifier() and not keyword.iskeyword(part) and not (part.startswith('__') and part.endswith('__'))
+        for part in parts
+    ):
         raise ValidationError(
             _('Invalid module name {name!r}: use Python identifiers separated by dots (e.g. "branches.access").')
             .format(name=name)

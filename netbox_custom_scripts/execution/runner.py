@@ -72,6 +72,17 @@ class _DryRunRollback(Exception):
     pass
 
 
+class _TransactionEndedByScript(Exception):
+    """The script ran COMMIT or ROLLBACK itself: the run's transaction is not the one it started with."""
+
+
+def _transaction_ended_message():
+    return _(
+        "The script ended the run's database transaction itself (COMMIT or ROLLBACK in SQL): what it did before that "
+        'was committed or discarded then, and cannot be rolled back with the rest.'
+    )
+
+
 @dataclass
 class RunOutcome:
     status: str
@@ -96,9 +107,19 @@ def capture_request(http_request, secret_fields=()):
     if secret_fields and 'data' in post:
         # The REST API takes the inputs of a multipart or form-encoded request as JSON in its `data` field.
         post.setlist('data', [_mask_json_inputs(value, secret_fields) for value in post.getlist('data')])
+    # The run form is posted back to its own URL, which may pre-fill inputs (?password=...): secret ones go, from the
+    # query, the query string and the referring URL alike.
+    get = safe.GET.copy()
+    for name in secret_fields:
+        get.pop(name, None)
+    meta = dict(safe.META)
+    if 'QUERY_STRING' in meta:
+        meta['QUERY_STRING'] = get.urlencode()
+    if 'HTTP_REFERER' in meta:
+        meta['HTTP_REFERER'] = meta['HTTP_REFERER'].split('?', 1)[0].split('#', 1)[0]
     return {
-        'META': dict(safe.META),
-        'GET': {key: safe.GET.getlist(key) for key in safe.GET},
+        'META': meta,
+        'GET': {key: get.getlist(key) for key in get},
         'POST': {key: post.getlist(key) for key in post},
         'method': safe.method,
         'path': safe.path,
@@ -303,6 +324,7 @@ class RunStopper:
         self.committing = False
         self.done = False
         self.hard_stopped = False
+        self.transaction_started = None
         self._cancel_seen_at = None
         self._lock = threading.Lock()
 
@@ -311,6 +333,32 @@ class RunStopper:
         self.watcher = watcher
         connection.ensure_connection()
         self.backend_pid = connection.connection.info.backend_pid
+
+    def note_transaction_start(self):
+        """In the script's thread, inside the run's transaction: when it started (to tell if the script ends it)."""
+        with connection.cursor() as cursor:
+            cursor.execute('SELECT now()')
+            self.transaction_started = cursor.fetchone()[0]
+
+    def transaction_replaced(self):
+        """In the script's thread: whether the script committed or rolled back the run's transaction itself."""
+        if self.transaction_started is None:
+            return False
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute('SELECT now()')
+                return cursor.fetchone()[0] != self.transaction_started
+        except DatabaseError:  # a broken transaction: the run rolls back anyway
+            return False
+
+    def _session_transaction_replaced(self):
+        """From the recorder's thread: the same, read from the script's database session."""
+        if self.transaction_started is None or not self.backend_pid:
+            return False
+        with connection.cursor() as cursor:
+            cursor.execute('SELECT xact_start FROM pg_stat_activity WHERE pid = %s', [self.backend_pid])
+            row = cursor.fetchone()
+        return row is not None and row[0] != self.transaction_started
 
     def _reason(self, fresh=False):
         if self.recorder.cancel_seen or (fresh and ScriptRun.objects.filter(
@@ -369,6 +417,10 @@ class RunStopper:
         run = self.run
         logger.warning('Run %s is still running %s s after it was %s; stopping it hard', run.pk, self.grace,
                        'cancelled' if status == RunStatusChoices.CANCELLED else 'timed out')
+        try:
+            replaced = self._session_transaction_replaced()
+        except DatabaseError:
+            replaced = False
         if self.backend_pid:
             try:
                 with connection.cursor() as cursor:
@@ -382,6 +434,8 @@ class RunStopper:
             message = _('The run exceeded its time limit ({limit} s) and was still running {grace} s later: stopped '
                         'hard. Its database session was ended, so all its changes were rolled back.').format(
                 limit=self.timeout or '?', grace=self.grace)
+        if replaced:
+            message = f'{message} {_transaction_ended_message()}'
         if self.watcher is not None:
             self.recorder.record_changes(list(self.watcher.changes.values()))
         _log(self.recorder, LogLevelChoices.FAILURE, message)
@@ -438,8 +492,12 @@ def run_script(run, script_class, data, request, recorder, stopper=None):
     try:
         with _cancel_signal(recorder, stopper), watcher, change_tracking(request, commit):
             with transaction.atomic():
+                if stopper is not None:
+                    stopper.note_transaction_start()
                 with _cancel_interrupted_query():
                     value = script.run(data, commit)
+                if stopper is not None and stopper.transaction_replaced():
+                    raise _TransactionEndedByScript()
                 changes = ObjectChange.objects.filter(request_id=request.id).order_by('pk')
                 recorder.record_changes([_change_record(change) for change in changes])
                 output, output_format = _format_output(value)
@@ -453,6 +511,10 @@ def run_script(run, script_class, data, request, recorder, stopper=None):
             _log(recorder, LogLevelChoices.INFO, _('Changes committed.'))
     except _DryRunRollback:
         _log(recorder, LogLevelChoices.INFO, _('Dry run: all changes were rolled back.'))
+    except _TransactionEndedByScript:
+        recorder.record_changes(list(watcher.changes.values()))
+        _log(recorder, LogLevelChoices.FAILURE, _transaction_ended_message())
+        outcome = RunOutcome(RunStatusChoices.ERRORED, error=_transaction_ended_message())
     except AbortScript as exc:
         recorder.record_changes(list(watcher.changes.values()))
         message = str(exc)
@@ -592,15 +654,26 @@ def finish_run(run, outcome, recorder):
     return _record_outcome(run, outcome, recorder)
 
 
+def _bounded_output(outcome):
+    """The output, cut at the max_output_size setting (a cut JSON document is text)."""
+    limit = settings_value('max_output_size')
+    if len(outcome.output) <= limit:
+        return outcome.output, outcome.output_format
+    cut = len(outcome.output) - limit
+    return (f'{outcome.output[:limit]}\n[... {cut} more characters cut: the output is longer than max_output_size; '
+            f'attach large results to the run with save_file()]'), 'text'
+
+
 def _record_outcome(run, outcome, recorder, only_if_running=False):
     """The run's final status and totals, and the run_finished signal."""
     now = timezone.now()
+    output, output_format = _bounded_output(outcome)
     final = {
         'status': outcome.status,
         'completed': now,
         'heartbeat': now,
-        'output': outcome.output,
-        'output_format': outcome.output_format,
+        'output': output,
+        'output_format': output_format,
         'error': outcome.error[:10000],
         'traceback': outcome.traceback,
         'log_counts': dict(recorder.counts),

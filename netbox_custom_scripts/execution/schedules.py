@@ -127,11 +127,18 @@ def pause_schedule(schedule, user):
     return schedule
 
 
-def resume_schedule(schedule):
-    """Start making runs again, from now on."""
+def resume_schedule(schedule, user):
+    """
+    Start making runs again, from now on, as `user`: resuming decides that the schedule runs, so - as for an edit -
+    the user resuming it answers for it, with their own permissions (checked now, with its inputs).
+    """
     schedule.refresh_from_db()
+    stored = check_schedule_settings(
+        schedule.script, user, schedule.inputs, schedule.start_at, schedule.interval, schedule.cron,
+        schedule.health_check,
+    )
     schedule.snapshot()
-    schedule.enabled, schedule.error = True, ''
+    schedule.enabled, schedule.error, schedule.user, schedule.inputs = True, '', user, stored
     schedule.save()  # change-logged
     schedule.refresh_from_db()
     if not ScriptRun.objects.filter(schedule=schedule, status__in=RunStatusChoices.ACTIVE).exists():

@@ -1,11 +1,12 @@
 from django import forms
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils.translation import gettext_lazy as _
 from netbox.forms import NetBoxModelForm
 from utilities.forms.fields import DynamicModelChoiceField, JSONField
 from utilities.forms.rendering import FieldSet
 from utilities.forms.widgets import DateTimePicker
 
+from ..execution.cron import MAX_INTERVAL_MINUTES
 from ..execution.errors import RunRefused
 from ..execution.inputs import InputError
 from ..execution.schedules import check_schedule_settings, create_schedule, update_schedule
@@ -16,14 +17,28 @@ __all__ = (
 )
 
 
+class BoundedJSONField(JSONField):
+    """NetBox's JSON form field, with JSON nested too deeply for the parser refused rather than a server error."""
+
+    def to_python(self, value):
+        try:
+            return super().to_python(value)
+        except RecursionError:
+            raise ValidationError(_('The JSON is nested too deeply.'), code='invalid')
+
+
 class ScheduleForm(NetBoxModelForm):
     """Create or change a schedule. Inputs are validated as a run's would be, as the user saving the form."""
     script = DynamicModelChoiceField(queryset=Script.objects.filter(is_active=True), label=_('Script'))
-    inputs = JSONField(
+    inputs = BoundedJSONField(
         required=False, label=_('Inputs'),
         help_text=_('Input values by variable name, as JSON (object variables take IDs). Secrets cannot be scheduled.'),
     )
     start_at = forms.DateTimeField(required=False, label=_('Start at'), widget=DateTimePicker())
+    interval = forms.IntegerField(
+        required=False, min_value=1, max_value=MAX_INTERVAL_MINUTES, label=_('Interval'),
+        help_text=_('Repeat every this many minutes (at most 366 days)'),
+    )
 
     fieldsets = (
         FieldSet('name', 'script', 'description', 'tags', name=_('Schedule')),

@@ -4,6 +4,7 @@ import strawberry
 import strawberry_django
 from django.db.models import CharField, F, Value
 from django.db.models.functions import Concat
+from graphql import GraphQLError
 from netbox.graphql.types import NetBoxObjectType, ObjectType, register_type
 
 from .. import models
@@ -46,6 +47,16 @@ class CustomScriptType(NetBoxObjectType):
         return f'{module_name}.{self.class_name}'
 
 
-@register_type(models.ScriptRun, exclude=['traceback'], pagination=True)
+@register_type(models.ScriptRun, exclude=['traceback', 'output'], pagination=True)
 class CustomScriptRunType(ObjectType):
     script: Annotated['CustomScriptType', strawberry.lazy('netbox_custom_scripts.graphql.types')] | None
+
+    @strawberry_django.field(only=['output'])
+    def output(self, info: strawberry.Info) -> str | None:
+        # Up to max_output_size per run: a list of runs (with aliases) would return that many times over.
+        path = info.path
+        while path is not None:
+            if isinstance(path.key, int):  # an item of a list
+                raise GraphQLError("A run's output is returned for one run at a time: custom_script_run(id: ...).")
+            path = path.prev
+        return self.output

@@ -393,7 +393,7 @@ class BaseScript:
         if not isinstance(value, str) or value.count('/') != 1:
             return None
         count, period = value.split('/')
-        if not count.strip().isdigit() or int(count) < 1 or period.strip() not in RATE_LIMIT_PERIODS:
+        if not re.fullmatch(r'[0-9]{1,9}', count.strip()) or int(count) < 1 or period.strip() not in RATE_LIMIT_PERIODS:
             return None
         return int(count), RATE_LIMIT_PERIODS[period.strip()]
 

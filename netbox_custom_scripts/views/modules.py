@@ -18,6 +18,7 @@ from ..execution.dispatch import enqueue_directory_sync, enqueue_revision_activa
 from ..execution.errors import RunRefused
 from ..execution.modules import sync_directory
 from ..models import Script, ScriptModule
+from ..text import is_whole_number
 from ..ui import panels
 
 __all__ = (
@@ -147,7 +148,7 @@ class ScriptModuleRevisionsView(generic.ObjectView):
         selected = previous = None
         diff = ''
         number = request.GET.get('number', '')
-        if number.isdigit():
+        if is_whole_number(number):
             selected = instance.revisions.filter(number=int(number)).select_related('created_by').first()
         if selected is not None:
             previous = instance.revisions.filter(number__lt=selected.number).order_by('-number').first()

@@ -22,6 +22,7 @@ from ..execution.watchdog import reap_stale_runs
 from ..forms import ScriptRunFilterForm
 from ..models import ScriptRun
 from ..scripting.log import LOG_LEVELS
+from ..text import is_whole_number
 
 __all__ = (
     'ScriptRunBulkDeleteView',
@@ -131,7 +132,8 @@ class ScriptRunLogView(RunLiveMixin, View):
         if query:
             entries = entries.filter(Q(message__icontains=query) | Q(object_repr__icontains=query))
         per_page = request.GET.get('per_page', '')
-        per_page = min(int(per_page), MAX_LOG_PAGE_SIZE) if per_page.isdigit() and int(per_page) > 0 else LOG_PAGE_SIZE
+        per_page = min(int(per_page), MAX_LOG_PAGE_SIZE) if is_whole_number(per_page) else 0
+        per_page = per_page or LOG_PAGE_SIZE
         paginator = Paginator(entries.order_by('id'), per_page)
         page_number = request.GET.get('page') or ('last' if run.is_active else 1)
         page = paginator.get_page(paginator.num_pages if page_number == 'last' else page_number)

@@ -1,4 +1,5 @@
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import get_object_or_404, redirect
 from django.utils.translation import gettext as _
 from django.views.generic import View
@@ -94,8 +95,8 @@ class _ScheduleToggleView(ConditionalLoginRequiredMixin, View):
         schedule = get_object_or_404(Schedule.objects.restrict(request.user, 'change'), pk=pk)
         try:
             self.toggle(schedule, request.user)
-        except (RunRefused, Exception) as exc:  # a schedule that cannot resume says why
-            messages.error(request, str(exc))
+        except (RunRefused, PermissionDenied, ValidationError) as exc:  # a schedule that cannot resume says why
+            messages.error(request, '; '.join(getattr(exc, 'messages', None) or [str(exc)]))
         return redirect(schedule.get_absolute_url())
 
 
@@ -109,5 +110,5 @@ class SchedulePauseView(_ScheduleToggleView):
 @register_model_view(Schedule, 'resume', path='resume')
 class ScheduleResumeView(_ScheduleToggleView):
     def toggle(self, schedule, user):
-        resume_schedule(schedule)
+        resume_schedule(schedule, user)
         messages.success(self.request, _('Resumed {schedule}.').format(schedule=schedule))

@@ -19,6 +19,7 @@ from ..execution.loader import get_script_class
 from ..execution.modules import sync_directory
 from ..execution.runner import companion_tests
 from ..models import Script, ScriptModule, ScriptRun
+from ..text import is_whole_number
 
 __all__ = (
     'ScriptJobsView',
@@ -89,12 +90,13 @@ def _initial_values(request, script, script_class):
     """Form pre-fill: a re-run's inputs (?rerun=<run>), then URL query parameters, as NetBox does."""
     initial = {}
     rerun_id = request.GET.get('rerun')
-    if rerun_id and rerun_id.isdigit():
+    if is_whole_number(rerun_id):
         run = ScriptRun.objects.restrict(request.user, 'view').filter(pk=rerun_id, script=script).first()
         if run is not None:
             initial.update(form_initial_from_inputs(script_class, run.inputs))
+    secret_names = script_class.secret_variable_names()
     for name in script_class._get_vars():
-        if name in request.GET:
+        if name in request.GET and name not in secret_names:  # a secret is never shown, so never pre-filled
             values = request.GET.getlist(name)
             initial[name] = values if len(values) > 1 else values[0]
     return initial

@@ -13,6 +13,7 @@ import sys
 import time
 
 import pytest
+from dcim.models import Site
 from django.conf import settings
 
 from netbox_custom_scripts.choices import RunStatusChoices
@@ -133,3 +134,19 @@ def test_the_cli_stops_a_stubborn_script_it_runs_itself(baseline, admin):
     run = ScriptRun.objects.get()
     assert run.status == RunStatusChoices.TIMED_OUT and HARD_STOPPED in log_messages(run)[-1]
     assert fingerprint() == baseline
+
+
+@pytest.mark.parametrize('script, tail', [
+    ('Plan', []),  # it returns normally afterwards
+    ('TimedPlan', [['stubborn', 30, 'BaseException']]),  # it swallows the timeout and is stopped hard
+])
+def test_a_script_that_commits_behind_the_runs_back_is_not_reported_as_rolled_back(rq_worker, baseline, admin,
+                                                                                  script, tail):
+    # A script author can run COMMIT in SQL; the run cannot undo that, but its record must not claim it did.
+    run = submit(script, admin, commit=False, plan=[['site', 'sql-commit'], ['sql_commit'], *tail])
+    run = finished(run, timeout=90)
+    messages = log_messages(run)
+    assert "ended the run's database transaction itself" in run.error, (run.status, run.error, messages[-3:])
+    assert run.status in (RunStatusChoices.ERRORED, RunStatusChoices.TIMED_OUT)
+    assert not any(line.startswith('Dry run: all changes were rolled back') for line in messages)
+    Site.objects.filter(name='sql-commit').delete()  # what the script committed itself

@@ -265,3 +265,94 @@ def test_multi_values_are_checked_in_one_query_and_bounded(api, hello, django_as
     assert response.status_code == 400 and 'setting max_multi_items' in str(response.json()['data']['choices'])
     assert not ScriptRun.objects.exists()
     assert Script.objects.filter(pk=hello.pk).exists()
+
+
+#
+# Found by the outside attack
+#
+
+UNICODE_DIGIT = '\u00b2'  # '²': str.isdigit() says yes, int() says no
+
+
+def test_unicode_digits_in_ids_and_numbers_are_not_a_500(admin, api, web, hello):
+    run = make_run(hello, admin, marker='digits')
+    for url in (f'{API}/scripts/{UNICODE_DIGIT}/', f'{API}/runs/{run.pk}/log/?since={UNICODE_DIGIT}',
+                f'{API}/runs/{run.pk}/download/?file={UNICODE_DIGIT}',
+                f'{API}/modules/{hello.module.pk}/revisions/?number={UNICODE_DIGIT}',
+                f'{API}/runs/{run.pk}/log/?since={"9" * 5000}'):
+        response = api.get(url)
+        assert response.status_code in (400, 404), (url, response.status_code, response.content[:200])
+    assert api.post(f'{API}/scripts/{UNICODE_DIGIT}/run/', {}, format='json').status_code == 404
+    for url in (f'{UI}/runs/{run.pk}/log/?per_page={UNICODE_DIGIT}',
+                f'{hello.get_absolute_url()}?rerun={UNICODE_DIGIT}',
+                f'{UI}/modules/{hello.module.pk}/revisions/?number={UNICODE_DIGIT}',
+                f'{hello.get_absolute_url()}?rerun={"9" * 30}'):
+        response = web.get(url)
+        assert response.status_code == 200, (url, response.status_code)
+    status, out, err = cli('run', UNICODE_DIGIT, '--user', admin.username)
+    assert status == 10 and 'Traceback' not in err
+
+
+def test_json_nested_too_deeply_is_a_400(api, hello):
+    before = snapshot()
+    body = '{"data": ' + '[' * 100000 + ']' * 100000 + '}'
+    response = api.generic('POST', f'{API}/scripts/{hello.pk}/run/', body, content_type='application/json')
+    assert response.status_code == 400, response.content[:300]
+    assert 'nested too deeply' in response.json()['detail']
+    assert_unchanged(before)
+
+
+@pytest.mark.parametrize('name', ['ok.__init__', '__init__', 'pkg.__main__', '__builtins__'])
+def test_dunder_module_names_are_refused(api, name):
+    # `ok.__init__` would be stored as custom_scripts/ok/__init__.py: the file of the package `ok`.
+    before = snapshot()
+    response = api.post(f'{API}/modules/', {'name': name, 'source_code': 'x = 1\n'}, format='json')
+    assert response.status_code == 400 and 'name' in response.json(), response.content
+    assert_unchanged(before)
+
+
+def test_read_only_fields_are_refused_not_ignored(admin, api, hello):
+    schedule = Schedule.objects.create(name='nightly', script=hello, user=admin, cron='0 2 * * *')
+    for body, field, words in [
+        ({'enabled': False}, 'enabled', 'pause'),  # it must not look as if it paused the schedule
+        ({'user': 1}, 'user', 'runs as'),
+        ({'next_run_at': '2030-01-01T00:00:00Z'}, 'next_run_at', 'Read-only'),
+        ({'script': hello.pk}, 'script', 'script_id'),
+    ]:
+        before = snapshot()
+        response = api.patch(f'{API}/schedules/{schedule.pk}/', body, format='json')
+        assert response.status_code == 400 and words in response.json()[field][0], (body, response.content)
+        assert_unchanged(before)
+    response = api.post(f'{API}/schedules/', {'name': 'x', 'script_id': hello.pk, 'cron': '0 3 * * *', 'user': 1},
+                        format='json')
+    assert response.status_code == 400 and 'user' in response.json()
+    # Identity fields sent back from a GET are harmless and pass.
+    response = api.patch(f'{API}/schedules/{schedule.pk}/', {'id': schedule.pk, 'description': 'x'}, format='json')
+    assert response.status_code == 200, response.content
+    response = api.patch(f'{API}/schedules/{schedule.pk}/', {'interval': 10 ** 12}, format='json')
+    assert response.status_code == 400 and '527040' in str(response.json()['interval'])
+    assert Schedule.objects.get(pk=schedule.pk).description == 'x'
+
+
+def test_a_schedule_of_a_script_that_cannot_be_scheduled_names_its_own_field(api):
+    module = register_fixture('bad_input_unschedulable', 'every_type.py')
+    script = module.scripts.get(class_name='EveryType')
+    Script.objects.filter(pk=script.pk).update(meta={**script.meta, 'scheduling_enabled': False})
+    # The record says what the class says: make the class say it too.
+    source = module.current_revision.source_code.replace(
+        '    class Meta:\n        commit_default = True\n\n    string',
+        '    class Meta:\n        commit_default = True\n        scheduling_enabled = False\n\n    string', 1)
+    from netbox_custom_scripts.execution.modules import save_source
+    save_source(module.name, source, source=module.source, file_path=module.file_path, module=module)
+    response = api.post(f'{API}/schedules/', {'name': 'x', 'script_id': script.pk, 'cron': '0 3 * * *'},
+                        format='json')
+    assert response.status_code == 400 and 'start_at' in response.json() and 'schedule_at' not in response.json()
+
+
+def test_a_secret_in_a_schedule_says_secrets_cannot_be_scheduled(api, secret_script):
+    response = api.post(f'{API}/schedules/', {
+        'name': 'x', 'script_id': secret_script.pk, 'cron': '0 3 * * *', 'inputs': {'password': 'long-enough-password'},
+    }, format='json')
+    assert response.status_code == 400, response.content
+    body = response.content.decode()
+    assert 'cannot be scheduled' in body and 'long-enough-password' not in body

@@ -313,3 +313,27 @@ def test_the_data_source_module_is_registered_without_running_before_authorisati
                           data_file=DataFile.objects.get(source=data_source, path='evil.py'))
     module.full_clean()
     assert not marker.exists()
+
+
+def test_a_module_is_made_only_from_a_data_file_the_user_may_view(marker, tmp_path):
+    # Constrained `add` on modules, no permission on data sources: the API must refuse as the web form does (it
+    # would otherwise run the file's code and show its source to someone who may not read it).
+    repo = tmp_path / 'repo'
+    repo.mkdir()
+    (repo / 'other.py').write_text(marker_module(marker))
+    data_source = DataSource.objects.create(name='repo', type='local', source_url=f'file://{repo}')
+    data_source.sync()
+    data_file = DataFile.objects.get(source=data_source, path='other.py')
+    blind = make_user('blind', (ScriptModule, ['view', 'add'], {'name': 'sandbox'}))
+    for body in ({'data_file': data_file.pk, 'name': 'sandbox'},
+                 {'data_source': data_source.pk, 'data_file': data_file.pk, 'name': 'sandbox'}):
+        response = api_for(blind).post(f'{API}/modules/', body, format='json')
+        assert response.status_code == 400, response.content
+        assert 'may view' in str(response.json())
+    assert not marker.exists() and not ScriptModule.objects.exists()
+    # With `view` on the data source and its files, the same request works.
+    sighted = make_user('sighted', (ScriptModule, ['view', 'add'], {'name': 'sandbox'}), (DataSource, ['view']),
+                        (DataFile, ['view']))
+    response = api_for(sighted).post(f'{API}/modules/', {'data_file': data_file.pk, 'name': 'sandbox'},
+                                     format='json')
+    assert response.status_code == 201, response.content

@@ -42,3 +42,37 @@ def test_a_line_under_the_limit_is_kept_whole(settings):
     admin = make_user('bounds-admin', is_superuser=True)
     run = run_script_in_transaction(big_line_class(), {'size': limit}, user=admin)
     assert RunLogEntry.objects.filter(run=run).order_by('pk').first().message == 'x' * limit
+
+
+def big_output_class():
+    module = register_fixture('big_output', 'big_log.py')
+    namespace = {}
+    exec(module.current_revision.source_code, namespace)
+    return namespace['BigOutput']
+
+
+def test_a_huge_output_is_cut_and_lists_leave_it_out(settings):
+    from rest_framework.test import APIClient
+
+    from ..utils import token_header
+    from .conftest import API
+
+    limit = settings.PLUGINS_CONFIG['netbox_custom_scripts']['max_output_size']
+    admin = make_user('bounds-admin', is_superuser=True)
+    runs = [run_script_in_transaction(big_output_class(), {'size': 3 * limit}, user=admin) for _ in range(3)]
+    for run in runs:
+        run.refresh_from_db()
+        assert len(run.output) < limit + 300 and 'more characters cut' in run.output
+        assert run.output_format == 'text'
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=token_header(admin))
+    listing = api.get(f'{API}/runs/?limit=100')
+    assert listing.status_code == 200 and 'output' not in listing.json()['results'][0]
+    assert len(listing.content) < 100_000  # three runs of a megabyte each, listed in a few kilobytes
+    detail = api.get(f'{API}/runs/{runs[0].pk}/').json()
+    assert detail['output'].startswith('y' * 100)
+    # GraphQL gives the output of one run at a time, never of a list of them.
+    one = api.post('/graphql/', {'query': f'{{ custom_script_run(id: {runs[0].pk}) {{ output }} }}'}, format='json')
+    assert one.json()['data']['custom_script_run']['output'].startswith('y' * 100)
+    many = api.post('/graphql/', {'query': '{ a: custom_script_run_list { id output } }'}, format='json').json()
+    assert 'one run at a time' in str(many['errors']) and len(str(many)) < 100_000

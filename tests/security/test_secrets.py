@@ -392,3 +392,24 @@ def test_a_queued_job_carries_identities_only(probe, django_capture_on_commit_ca
     core_job = job.kwargs['job']
     assert core_job.user.password == '' and core_job.user_id == user.pk  # a stand-in with the user's ID and name
     assert core_job.object_id == probe.pk
+
+
+@pytest.mark.django_db
+def test_secrets_pre_filled_in_the_url_stay_out_of_the_queued_job(probe, admin, django_capture_on_commit_callbacks):
+    # The run form is posted back to its own URL, which may pre-fill inputs: ?password=... must not travel to Redis.
+    url = f'{probe.get_absolute_url()}?label=prefill&password=url-secret-0x1234&api_key=key-0badf00d'
+    client = ui_client(admin)
+    page = client.get(url).content.decode()
+    assert 'url-secret-0x1234' not in page and 'key-0badf00d' not in page  # secrets are never pre-filled
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(url, {'label': 'prefill', 'password': 'form-secret-0x5678', 'api_key': 'key-00ff'},
+                               HTTP_REFERER=f'http://testserver{url}')
+    assert response.status_code == 302
+    run = ScriptRun.objects.get()
+    job = rq_job(run)
+    payload = zlib.decompress(job.connection.hget(job.key, 'data'))
+    for secret in (b'url-secret-0x1234', b'key-0badf00d', b'form-secret-0x5678', b'key-00ff'):
+        assert secret not in payload, secret
+    request = job.kwargs['request']
+    assert request['GET'] == {'label': ['prefill']} and request['META']['QUERY_STRING'] == 'label=prefill'
+    assert '?' not in request['META']['HTTP_REFERER']

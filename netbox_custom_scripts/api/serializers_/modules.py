@@ -1,4 +1,5 @@
 from core.api.serializers_.data import DataFileSerializer, DataSourceSerializer
+from core.models import DataFile, DataSource
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.translation import gettext as _
 from netbox.api.fields import ChoiceField, RelatedObjectCountField
@@ -98,6 +99,7 @@ class CustomScriptModuleSerializer(RejectUnknownFieldsMixin, NetBoxModelSerializ
                     ]})
                 if data_file is None:
                     raise DjangoValidationError({'data_file': [_('Choose the data file of the module.')]})
+                self._check_data_file_visible(data_file, data_source)
                 if data_source is not None and data_file.source_id != data_source.pk:
                     raise DjangoValidationError({'data_file': [
                         _('This file does not belong to data source {source}.').format(source=data_source)
@@ -114,6 +116,22 @@ class CustomScriptModuleSerializer(RejectUnknownFieldsMixin, NetBoxModelSerializ
             raise _api_error(exc)
         data['name'] = prepared.name
         return ModuleSourceChoices.UPLOAD, prepared.file_path
+
+    def _check_data_file_visible(self, data_file, data_source):
+        """As in the web form: a module is made only from a data file (and source) the user may view."""
+        user = self._user()
+        if user is None:
+            return
+        if data_source is not None and not DataSource.objects.restrict(user, 'view').filter(pk=data_source.pk).exists():
+            raise DjangoValidationError({'data_source': [_('No data source with ID {id} that you may view.').format(
+                id=data_source.pk
+            )]})
+        if not DataFile.objects.restrict(user, 'view').filter(pk=data_file.pk).exists() or not (
+            DataSource.objects.restrict(user, 'view').filter(pk=data_file.source_id).exists()
+        ):
+            raise DjangoValidationError({'data_file': [_('No data file with ID {id} that you may view.').format(
+                id=data_file.pk
+            )]})
 
     def _validate_change(self, data, inputs):
         module = self.instance

@@ -20,6 +20,7 @@ __all__ = (
     'RerunRequestSerializer',
     'ReviewRequestSerializer',
     'ScheduleSerializer',
+    'ScriptRunListSerializer',
     'ScriptRunSerializer',
 )
 
@@ -71,6 +72,13 @@ class ScriptRunSerializer(BaseModelSerializer):
             'done': obj.progress_done, 'total': obj.progress_total, 'percent': obj.progress_percent,
             'message': obj.progress_message,
         }
+
+
+class ScriptRunListSerializer(ScriptRunSerializer):
+    """A run in the list: without its output and traceback (unbounded in number of runs); the run itself has them."""
+
+    class Meta(ScriptRunSerializer.Meta):
+        fields = tuple(name for name in ScriptRunSerializer.Meta.fields if name not in ('output', 'traceback'))
 
 
 class RunLogEntrySerializer(serializers.ModelSerializer):
@@ -149,7 +157,16 @@ class ReviewRequestSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
 
 
 class ScheduleSerializer(RejectUnknownFieldsMixin, NetBoxModelSerializer):
+    read_only_hints = {
+        'enabled': 'Read-only: pause or resume the schedule with POST .../pause/ or .../resume/.',
+        'script': 'Read-only: give the script as script_id (a schedule keeps its script).',
+        'user': 'Read-only: a schedule runs as the user who creates it or last changes it.',
+    }
     script = ScriptSerializer(nested=True, read_only=True)
+    interval = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, max_value=MAX_INTERVAL_MINUTES,
+        help_text='Repeat every this many minutes (at most 366 days)',
+    )
     script_id = serializers.IntegerField(write_only=True, required=False)
     user = UserSerializer(nested=True, read_only=True)
     notifications = ChoiceField(choices=NotificationChoices, required=False)

@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from ... import filtersets
 from ...execution.dispatch import enqueue_directory_sync, enqueue_revision_activation
 from ...models import ScriptModule
+from ...text import is_whole_number
 from .. import serializers
 from .root import ActionPermissionMixin, PluginViewSetMixin, SyncOnListMixin
 
@@ -69,7 +70,7 @@ class ScriptModuleViewSet(PluginViewSetMixin, ActionPermissionMixin, SyncOnListM
         revisions = module.revisions.select_related('module', 'created_by').order_by('-number')
         number = request.query_params.get('number')
         if number is not None:
-            if not number.isdigit():
+            if not is_whole_number(number):
                 return Response({'number': ['A revision number is a positive integer.']},
                                 status=status.HTTP_400_BAD_REQUEST)
             revision = get_object_or_404(revisions, number=int(number))

@@ -31,6 +31,16 @@ class Conflict(exceptions.APIException):
     default_code = 'conflict'
 
 
+class RateLimitExceeded(exceptions.APIException):
+    # DRF's Throttled would append its own "Expected available in N seconds." to the core's message.
+    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+    default_code = 'rate_limited'
+
+    def __init__(self, detail, wait):
+        super().__init__(detail)
+        self.wait = wait  # DRF's exception handler sends it as Retry-After
+
+
 class RequestTooLarge(exceptions.APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_code = 'request_too_large'
@@ -54,11 +64,13 @@ def api_exception(exc):
     if isinstance(exc, InputError):
         return exceptions.ValidationError(input_error_body(exc))
     if isinstance(exc, RateLimited):
-        return exceptions.Throttled(wait=exc.retry_after, detail=str(exc))
+        return RateLimitExceeded(str(exc), exc.retry_after)
     if isinstance(exc, RunRefused):
         return Conflict(str(exc))
     if isinstance(exc, DjangoPermissionDenied):
         return exceptions.PermissionDenied(str(exc) or None)
+    if isinstance(exc, RecursionError):  # JSON nested deeper than the parser can follow
+        return exceptions.ParseError(_('The request body is nested too deeply.'))
     if isinstance(exc, RequestDataTooBig):
         return RequestTooLarge(_('The request body is larger than this NetBox accepts (DATA_UPLOAD_MAX_MEMORY_SIZE).'))
     if isinstance(exc, DjangoValidationError):

@@ -22,6 +22,7 @@ from ...execution.schedules import create_schedule, pause_schedule, resume_sched
 from ...execution.watchdog import reap_stale_runs
 from ...models import Schedule, ScriptRun
 from ...scripting.log import LOG_LEVELS
+from ...text import is_whole_number
 from .. import serializers
 from .root import ActionPermissionMixin, PluginViewSetMixin
 
@@ -41,10 +42,16 @@ class ScriptRunViewSet(PluginViewSetMixin, ActionPermissionMixin, drf_mixins.Des
     # reviewing needs the run to be visible, approve_run()/reject_run() check the `approve` action on its script.
     action_permissions = {'cancel': 'cancel', 'rerun': 'view', 'apply': 'view', 'approve': 'view', 'reject': 'view'}
 
+    def get_serializer_class(self):
+        # A page of runs could hold a megabyte of output each: the list leaves output and traceback to the run.
+        if self.action == 'list':
+            return serializers.ScriptRunListSerializer
+        return super().get_serializer_class()
+
     def get_queryset(self):
         queryset = super().get_queryset()
-        if self.action == 'list' and not self.brief:
-            queryset = queryset.defer('traceback')
+        if self.action == 'list':
+            queryset = queryset.defer('traceback', 'output')
         return queryset
 
     def retrieve(self, request, *args, **kwargs):
@@ -83,7 +90,7 @@ class ScriptRunViewSet(PluginViewSetMixin, ActionPermissionMixin, drf_mixins.Des
             entries = entries.filter(level__in=LOG_LEVELS[LOG_LEVELS.index(level):])
         since = request.query_params.get('since')
         if since not in (None, ''):
-            if not since.isdigit():
+            if not is_whole_number(since):
                 raise ValidationError({'since': ['Must be a log line ID (a whole number).']})
             entries = entries.filter(id__gt=int(since))
         if query := (request.query_params.get('q') or '').strip():
@@ -114,7 +121,7 @@ class ScriptRunViewSet(PluginViewSetMixin, ActionPermissionMixin, drf_mixins.Des
         """Download one file of the run."""
         run = self.get_object()
         file_id = request.query_params.get('file', '')
-        if not file_id.isdigit():
+        if not is_whole_number(file_id):
             raise ValidationError({'file': ["Give the ID of one of the run's files."]})
         attachment = run.files.filter(pk=int(file_id)).first()
         if attachment is None:
@@ -211,7 +218,9 @@ class ScheduleViewSet(PluginViewSetMixin, ActionPermissionMixin, NetBoxModelView
             return func()
         except InputError as exc:
             errors = exc.message_dict
-            body = {key: errors.pop(key) for key in ('schedule_at', 'interval', 'cron', 'start_at') if key in errors}
+            if 'schedule_at' in errors:  # the core's name for what a schedule calls start_at
+                errors.setdefault('start_at', []).extend(errors.pop('schedule_at'))
+            body = {key: errors.pop(key) for key in ('interval', 'cron', 'start_at') if key in errors}
             if errors:
                 body['inputs'] = errors
             raise ValidationError(body)
@@ -253,4 +262,4 @@ class ScheduleViewSet(PluginViewSetMixin, ActionPermissionMixin, NetBoxModelView
     def resume(self, request, pk):
         """Start making runs again."""
         schedule = self.get_object()
-        return Response(self.get_serializer(self._translate(lambda: resume_schedule(schedule))).data)
+        return Response(self.get_serializer(self._translate(lambda: resume_schedule(schedule, request.user))).data)

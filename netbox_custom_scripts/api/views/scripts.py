@@ -13,6 +13,7 @@ from ... import filtersets
 from ...choices import RunSourceChoices
 from ...execution.dispatch import submit_run
 from ...models import Script
+from ...text import is_whole_number
 from .. import serializers
 from .root import ActionPermissionMixin, PluginViewSetMixin, SyncOnListMixin
 
@@ -38,7 +39,7 @@ class ScriptViewSet(PluginViewSetMixin, ActionPermissionMixin, SyncOnListMixin, 
     def get_object(self):
         value = self.kwargs[self.lookup_field]
         queryset = self.filter_queryset(self.get_queryset())
-        if value.isdigit():
+        if is_whole_number(value):
             script = get_object_or_404(queryset, pk=value)
         else:
             module, _, class_name = value.rpartition('.')

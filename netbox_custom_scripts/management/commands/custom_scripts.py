@@ -44,6 +44,7 @@ from ...execution.runner import hard_stop_exit
 from ...models import RunLogEntry, Script, ScriptRun
 from ...scripting.log import LOG_LEVELS
 from ...scripting.variables import FileVar
+from ...text import is_whole_number
 
 # Exit status by final run status: 0 only for a run that completed cleanly.
 EXIT_CODES = {
@@ -195,7 +196,7 @@ class Command(BaseCommand):
     def _get_script(self, reference):
         sync_directory()
         queryset = Script.objects.select_related('module__current_revision')
-        if reference.isdigit():
+        if is_whole_number(reference):
             script = queryset.filter(pk=int(reference)).first()
         else:
             module, _, class_name = reference.rpartition('.')
