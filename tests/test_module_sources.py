@@ -895,8 +895,14 @@ def test_api_revisions(commit):
     assert api_client(make_user('nobody')).get(f'{MODULES_URL}{module.pk}/revisions/').status_code == 403
 
 
+def data_uploader():
+    """May add modules, and view the data sources and files to make them from (as the API requires)."""
+    return make_user('data-uploader', (ScriptModule, ['view', 'add', 'change', 'delete']), (DataSource, ['view']),
+                     (DataFile, ['view']))
+
+
 def test_api_module_from_a_data_file(repo):
-    client = api_client(uploader())
+    client = api_client(data_uploader())
     greetings = data_file(repo, 'scripts/greetings.py')
     response = client.post(MODULES_URL, {
         'data_source': repo.pk, 'data_file': greetings.pk, 'auto_sync_enabled': True,
@@ -923,7 +929,7 @@ def test_api_module_from_a_data_file(repo):
 def test_api_refuses_bad_data_files(repo):
     other = DataSource.objects.create(name='other', type='local', source_url=f'file://{repo.root}/scripts')
     other.sync()
-    client = api_client(uploader())
+    client = api_client(data_uploader())
     for data, field, expected in (
         ({'data_file': data_file(repo, 'README.txt').pk}, 'data_file', 'ending in ".py"'),
         ({'data_file': data_file(repo, 'latin.py').pk}, 'data_file', 'not UTF-8'),
