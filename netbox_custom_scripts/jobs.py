@@ -118,7 +118,7 @@ class ActivateRevisionJob(JobRunner):
     class Meta:
         name = 'Activate custom script module revision'
 
-    def run(self, module_id, *args, **kwargs):
+    def run(self, module_id, revision_id=None, *args, **kwargs):
         from django.contrib.auth import get_user_model
 
         from .execution.sources import activate_pending_revision
@@ -126,7 +126,7 @@ class ActivateRevisionJob(JobRunner):
 
         # The job carries the user's identity only; their permissions are read from the database here.
         user = get_user_model().objects.filter(pk=self.job.user_id, is_active=True).first()
-        module = activate_pending_revision(ScriptModule.objects.get(pk=module_id), user)
+        module = activate_pending_revision(ScriptModule.objects.get(pk=module_id), user, revision_id)
         self.logger.info('Module %s now runs revision %s (%s)', module.name, module.current_revision.number,
                          module.get_status_display())
         if module.error:

@@ -64,3 +64,13 @@ def test_names_without_the_optimizer():
     assert {'full_name': 'basic.Hello'} in data['data']['custom_script_list']
     basic = next(m for m in data['data']['custom_script_module_list'] if m['name'] == 'basic')
     assert basic['content_hash'] == ScriptModule.objects.get(name='basic').content_hash
+
+
+def test_module_trust_state_is_not_exposed():
+    sync_directory()
+    admin = make_user('admin', is_superuser=True)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=token_header(admin))
+    response = client.post('/graphql/', {'query': '{ custom_script_module_list { name source_trust } }'},
+                           format='json').json()
+    assert 'errors' in response and 'source_trust' in str(response['errors'])

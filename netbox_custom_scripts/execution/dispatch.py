@@ -56,10 +56,11 @@ def enqueue_directory_sync(user):
     return SyncModulesJob.enqueue(user=identity_only(user), queue_name=plugin_settings()['default_queue'])
 
 
-def enqueue_revision_activation(module, user):
+def enqueue_revision_activation(module, user, number):
     """
-    Queue the activation of a module's pending revision on a worker (where it is imported for the first time).
-    Raises PermissionDenied unless `user` may change the module, RunRefused when nothing is pending.
+    Queue the activation of revision `number` - the module's pending revision, as the user saw it - on a worker
+    (where it is imported for the first time). Raises PermissionDenied unless `user` may change the module, and
+    RunRefused when that revision is not (or no longer) the pending one: newer code must be reviewed first.
     """
     from .sources import may_change
 
@@ -67,11 +68,17 @@ def enqueue_revision_activation(module, user):
         raise PermissionDenied(_('{user} has no permission to change the script module {name}.').format(
             user=user, name=module.name
         ))
-    if module.pending_revision_id is None:
+    pending = module.pending_revision
+    if pending is None:
         raise RunRefused(_('Module {name} has no pending revision.').format(name=module.name))
+    if pending.number != number:
+        raise RunRefused(_(
+            'The pending revision of module {name} is r{pending}, not r{number}: review it before activating it.'
+        ).format(name=module.name, pending=pending.number, number=number))
     return ActivateRevisionJob.enqueue(
-        name=f'Activate revision r{module.pending_revision.number} of module {module.name}'[:200],
+        name=f'Activate revision r{pending.number} of module {module.name}'[:200],
         user=identity_only(user), queue_name=plugin_settings()['default_queue'], module_id=module.pk,
+        revision_id=pending.pk,
     )
 
 

@@ -8,6 +8,7 @@ objects picked, then the script's own `clean(data)`. Variables that Meta.fieldse
 take their default. Values are returned cleaned (for `run()`) and serialised (for the run record, with secret values
 masked).
 """
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -18,21 +19,38 @@ from django.utils.translation import gettext as _
 from netbox.registry import registry
 
 from ..scripting.script import EXECUTION_PARAMETERS
-from ..scripting.variables import FileVar, ObjectVar
+from ..scripting.variables import FileVar, MultiChoiceVar, MultiObjectVar, ObjectVar
 
 __all__ = (
     'InputError',
+    'LISTED_INPUT_LENGTH',
     'SECRET_MASK',
     'ValidatedInputs',
     'build_form',
     'form_initial_from_inputs',
     'hidden_variables',
+    'summarised_inputs',
     'validate_inputs',
     'visible_variables',
 )
 
 # What the run record and the API show in place of a secret value.
 SECRET_MASK = '********'
+# Longest input value, as JSON, that lists of runs show; a longer one is summarised (the run itself has it whole).
+LISTED_INPUT_LENGTH = 1000
+
+
+def summarised_inputs(inputs):
+    """A run's stored inputs for a list of runs: values longer than LISTED_INPUT_LENGTH replaced by their length."""
+    if not isinstance(inputs, dict):
+        return inputs
+    summary = {}
+    for name, value in inputs.items():
+        text = value if isinstance(value, str) else json.dumps(value, default=str)
+        summary[name] = value if len(text) <= LISTED_INPUT_LENGTH else _(
+            '[{length} characters: see the run]'
+        ).format(length=len(text))
+    return summary
 
 
 class InputError(ValidationError):
@@ -282,7 +300,14 @@ def _bindable(script_class, raw, strict):
                 )]
             continue
         if name in raw:
-            data[name] = var.bind_value(raw[name])
+            value = raw[name]
+            multiple = isinstance(var, (MultiChoiceVar, MultiObjectVar))
+            if isinstance(value, dict) or (isinstance(value, (list, tuple)) and not multiple):
+                # A form would never post one; turned into text, `[1, 2]` would be taken as the string "[1, 2]".
+                errors[name] = [_('Expected a single value, not a list or an object.') if not multiple
+                                else _('Expected a list of values, not an object.')]
+                continue
+            data[name] = var.bind_value(value)
         elif var.default is not None:
             data[name] = _default_data(var)
     return data, errors

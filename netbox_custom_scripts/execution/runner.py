@@ -428,14 +428,17 @@ class RunStopper:
             except DatabaseError:
                 logger.exception('Could not end the database session of run %s', run.pk)
         if status == RunStatusChoices.CANCELLED:
-            message = _('Cancelled, and still running {grace} s later: stopped hard. Its database session was ended, '
-                        'so all its changes were rolled back.').format(grace=self.grace)
+            stopped = _('Cancelled, and still running {grace} s later: stopped hard.').format(grace=self.grace)
         else:
-            message = _('The run exceeded its time limit ({limit} s) and was still running {grace} s later: stopped '
-                        'hard. Its database session was ended, so all its changes were rolled back.').format(
-                limit=self.timeout or '?', grace=self.grace)
+            stopped = _('The run exceeded its time limit ({limit} s) and was still running {grace} s later: stopped '
+                        'hard.').format(limit=self.timeout or '?', grace=self.grace)
         if replaced:
-            message = f'{message} {_transaction_ended_message()}'
+            # "All its changes were rolled back" would not be true: say what was.
+            rolled_back = _("Its database session was ended, rolling back what it did since it ended the run's "
+                            'transaction itself (COMMIT or ROLLBACK in SQL); what it committed then stays.')
+        else:
+            rolled_back = _('Its database session was ended, so all its changes were rolled back.')
+        message = f'{stopped} {rolled_back}'
         if self.watcher is not None:
             self.recorder.record_changes(list(self.watcher.changes.values()))
         _log(self.recorder, LogLevelChoices.FAILURE, message)

@@ -18,6 +18,7 @@ from .dispatch import cancel_run, check_run_permission, check_schedule, submit_r
 from .errors import RunRefused
 from .inputs import validate_inputs
 from .loader import get_script_class
+from .policy import check_unattended_commit
 from .signals import run_finished
 
 __all__ = (
@@ -60,9 +61,14 @@ def schedule_next_run(schedule, after=None):
     return run
 
 
-def check_schedule_settings(script, user, inputs, start_at, interval, cron, health_check=False):
-    """Check the schedule's inputs and timing as a run would be checked; returns the inputs to store."""
+def check_schedule_settings(script, user, inputs, start_at, interval, cron, health_check=False, commit=False):
+    """
+    Check the schedule's inputs and timing as a run would be checked, and - for a committing schedule - that `user`
+    may commit runs nobody confirms; returns the inputs to store.
+    """
     check_run_permission(script, user)
+    if commit and not health_check:
+        check_unattended_commit(script, user)
     script_class = get_script_class(script)
     if health_check:
         check_schedule(script_class, start_at, interval, cron or None, {}, recurring=True)
@@ -75,7 +81,7 @@ def check_schedule_settings(script, user, inputs, start_at, interval, cron, heal
 def create_schedule(script, *, user, inputs=None, commit=False, start_at=None, interval=None, cron='', name=None,
                     description='', notifications=None, health_check=False):
     """Create a schedule (its inputs validated as a run's would be) and queue its first run."""
-    stored = check_schedule_settings(script, user, inputs or {}, start_at, interval, cron, health_check)
+    stored = check_schedule_settings(script, user, inputs or {}, start_at, interval, cron, health_check, commit)
     with transaction.atomic():
         schedule = Schedule(
             name=(name or f'{script.name} ({f"every {interval} min" if interval else cron or "once"})')[:200],
@@ -101,7 +107,7 @@ def update_schedule(schedule, user, **changes):
     schedule.user = user
     stored = check_schedule_settings(
         schedule.script, user, schedule.inputs, schedule.start_at, schedule.interval, schedule.cron,
-        schedule.health_check,
+        schedule.health_check, schedule.commit,
     )
     schedule.inputs = stored
     with transaction.atomic():
@@ -135,14 +141,15 @@ def resume_schedule(schedule, user):
     schedule.refresh_from_db()
     stored = check_schedule_settings(
         schedule.script, user, schedule.inputs, schedule.start_at, schedule.interval, schedule.cron,
-        schedule.health_check,
+        schedule.health_check, schedule.commit,
     )
-    schedule.snapshot()
-    schedule.enabled, schedule.error, schedule.user, schedule.inputs = True, '', user, stored
-    schedule.save()  # change-logged
-    schedule.refresh_from_db()
-    if not ScriptRun.objects.filter(schedule=schedule, status__in=RunStatusChoices.ACTIVE).exists():
-        schedule_next_run(schedule)
+    with transaction.atomic():  # a next run that cannot be queued leaves the schedule paused and unchanged
+        schedule.snapshot()
+        schedule.enabled, schedule.error, schedule.user, schedule.inputs = True, '', user, stored
+        schedule.save()  # change-logged
+        schedule.refresh_from_db()
+        if not ScriptRun.objects.filter(schedule=schedule, status__in=RunStatusChoices.ACTIVE).exists():
+            schedule_next_run(schedule)
     return schedule
 
 

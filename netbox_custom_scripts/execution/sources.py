@@ -510,7 +510,10 @@ def may_change(module, user):
 
 
 def data_source_fingerprint(data_source):
-    """A keyed hash of what decides where a data source's files come from: its type, URL and parameters."""
+    """
+    A keyed hash of what decides where a data source's files come from: its type, URL and parameters. (Migration
+    0002 computes the same for the modules it trusts on upgrade: keep the two in step.)
+    """
     if data_source is None:
         return ''
     payload = json.dumps(
@@ -564,12 +567,13 @@ def stage_revision(module, source_code, digest):
     return revision
 
 
-def activate_pending_revision(module, user):
+def activate_pending_revision(module, user, revision_id):
     """
-    Make the pending revision the module's code, as `user` (who must hold `change` on the module): it is imported
-    now, for the first time, and the module's scripts follow it. A revision that does not import makes the module
-    show its error, as a synced file that does not import does. Returns the module. Raises PermissionDenied or
-    ValidationError({'pending_revision': ...}).
+    Make the pending revision `revision_id` the module's code, as `user` (who must hold `change` on the module): it
+    is imported now, for the first time, and the module's scripts follow it. A revision that does not import makes
+    the module show its error, as a synced file that does not import does. Returns the module. Raises
+    PermissionDenied, or ValidationError({'pending_revision': ...}) when that revision is no longer the pending one
+    (newer code arrived after the user reviewed it).
     """
     with transaction.atomic():
         module = ScriptModule.objects.select_for_update(of=('self',)).select_related(
@@ -580,8 +584,11 @@ def activate_pending_revision(module, user):
                 user=user, name=module.name
             ))
         revision = module.pending_revision
-        if revision is None:
-            raise _error('pending_revision', _('Module {name} has no pending revision.').format(name=module.name))
+        if revision is None or revision.pk != revision_id:
+            raise _error('pending_revision', _(
+                'Module {name} no longer has that pending revision (it was activated, or newer code arrived): '
+                'review it again.'
+            ).format(name=module.name))
         activate_revision(module, revision)
     return module
 

@@ -63,7 +63,7 @@ class ScheduleForm(NetBoxModelForm):
         try:
             data['inputs'] = check_schedule_settings(
                 script, user, data.get('inputs') or {}, data.get('start_at'), data.get('interval'), data.get('cron'),
-                bool(data.get('health_check')),
+                bool(data.get('health_check')), bool(data.get('commit')),
             )
         except InputError as exc:
             for name, messages in exc.message_dict.items():

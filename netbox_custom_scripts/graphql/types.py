@@ -6,8 +6,10 @@ from django.db.models import CharField, F, Value
 from django.db.models.functions import Concat
 from graphql import GraphQLError
 from netbox.graphql.types import NetBoxObjectType, ObjectType, register_type
+from strawberry.scalars import JSON
 
 from .. import models
+from ..execution.inputs import summarised_inputs
 
 __all__ = (
     'CustomScriptModuleType',
@@ -18,7 +20,8 @@ __all__ = (
 # Named apart from NetBox's own ScriptType and ScriptModuleType.
 
 
-@register_type(models.ScriptModule, fields='__all__', pagination=True)
+# The data source trust of a module is internal state (a keyed hash and its time), not for clients.
+@register_type(models.ScriptModule, exclude=['source_trust', 'source_trusted_since'], pagination=True)
 class CustomScriptModuleType(NetBoxObjectType):
     scripts: list[Annotated['CustomScriptType', strawberry.lazy('netbox_custom_scripts.graphql.types')]]
 
@@ -47,16 +50,27 @@ class CustomScriptType(NetBoxObjectType):
         return f'{module_name}.{self.class_name}'
 
 
-@register_type(models.ScriptRun, exclude=['traceback', 'output'], pagination=True)
+def _in_a_list(info):
+    path = info.path
+    while path is not None:
+        if isinstance(path.key, int):  # an item of a list
+            return True
+        path = path.prev
+    return False
+
+
+@register_type(models.ScriptRun, exclude=['traceback', 'output', 'inputs'], pagination=True)
 class CustomScriptRunType(ObjectType):
     script: Annotated['CustomScriptType', strawberry.lazy('netbox_custom_scripts.graphql.types')] | None
 
     @strawberry_django.field(only=['output'])
     def output(self, info: strawberry.Info) -> str | None:
         # Up to max_output_size per run: a list of runs (with aliases) would return that many times over.
-        path = info.path
-        while path is not None:
-            if isinstance(path.key, int):  # an item of a list
-                raise GraphQLError("A run's output is returned for one run at a time: custom_script_run(id: ...).")
-            path = path.prev
+        if _in_a_list(info):
+            raise GraphQLError("A run's output is returned for one run at a time: custom_script_run(id: ...).")
         return self.output
+
+    @strawberry_django.field(only=['inputs'])
+    def inputs(self, info: strawberry.Info) -> JSON:
+        # As in the REST API's run list: long values summarised in lists, whole for one run.
+        return summarised_inputs(self.inputs) if _in_a_list(info) else self.inputs

@@ -27,6 +27,31 @@ def record_owners(apps, schema_editor):
         EventRuleOwner.objects.create(event_rule=rule, user_id=change.user_id if change else None)
 
 
+def trust_current_data_sources(apps, schema_editor):
+    """
+    Data-source modules took every sync's code before this release: they go on trusting their data source as it is
+    configured now (a later change of it by someone who may not change the module makes new code wait). The keyed
+    hash is the one execution.sources.data_source_fingerprint() computes.
+    """
+    import hashlib
+    import hmac
+    import json
+
+    from django.conf import settings
+    from django.utils import timezone
+
+    ScriptModule = apps.get_model('netbox_custom_scripts', 'ScriptModule')
+    key = hashlib.sha256(b'netbox-custom-scripts:data-source:' + settings.SECRET_KEY.encode()).digest()
+    now = timezone.now()
+    for module in ScriptModule.objects.filter(data_source__isnull=False).select_related('data_source'):
+        source = module.data_source
+        payload = json.dumps({'type': source.type, 'url': source.source_url, 'parameters': source.parameters or {}},
+                             sort_keys=True, default=str)
+        module.source_trust = hmac.new(key, payload.encode(), hashlib.sha256).hexdigest()
+        module.source_trusted_since = now
+        module.save(update_fields=('source_trust', 'source_trusted_since'))
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -67,4 +92,5 @@ class Migration(migrations.Migration):
             },
         ),
         migrations.RunPython(record_owners, migrations.RunPython.noop),
+        migrations.RunPython(trust_current_data_sources, migrations.RunPython.noop),
     ]

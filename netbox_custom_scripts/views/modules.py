@@ -204,12 +204,16 @@ class ScriptModuleActivateView(GetReturnURLMixin, View):
     def post(self, request, pk):
         # Only users who may change the module find it here (activating new code is changing it).
         module = get_object_or_404(ScriptModule.objects.restrict(request.user, 'change'), pk=pk)
+        number = request.POST.get('revision', '')
+        if not is_whole_number(number):
+            messages.error(request, _('Say which revision to activate (the one you reviewed).'))
+            return redirect(module.get_absolute_url())
         try:
-            job = enqueue_revision_activation(module, request.user)
+            job = enqueue_revision_activation(module, request.user, int(number))
         except RunRefused as exc:
             messages.warning(request, str(exc))
         else:
             messages.success(request, _('Queued job #{id} to activate revision r{number}.').format(
-                id=job.pk, number=module.pending_revision.number,
+                id=job.pk, number=number,
             ))
         return redirect(module.get_absolute_url())

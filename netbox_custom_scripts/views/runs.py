@@ -128,7 +128,7 @@ class ScriptRunLogView(RunLiveMixin, View):
         level = request.GET.get('level') or ''
         if level in LOG_LEVELS:
             entries = entries.filter(level__in=LOG_LEVELS[LOG_LEVELS.index(level):])
-        query = (request.GET.get('q') or '').strip()
+        query = (request.GET.get('q') or '').replace('\x00', '').strip()  # PostgreSQL text holds no NUL
         if query:
             entries = entries.filter(Q(message__icontains=query) | Q(object_repr__icontains=query))
         per_page = request.GET.get('per_page', '')

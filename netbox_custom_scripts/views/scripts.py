@@ -55,7 +55,11 @@ class ScriptListView(ContentTypePermissionRequiredMixin, View):
             last_run_status=Subquery(last_runs.values('status')[:1]),
             last_run_created=Subquery(last_runs.values('created')[:1]),
         ).order_by('module__name', 'weight', 'name')
-        filterset = filtersets.ScriptFilterSet(request.GET, queryset=scripts)
+        # PostgreSQL text holds no NUL: a search for one would be a database error.
+        query = request.GET.copy()
+        for key in query:
+            query.setlist(key, [value.replace('\x00', '') for value in query.getlist(key)])
+        filterset = filtersets.ScriptFilterSet(query, queryset=scripts)
         scripts = filterset.qs if filterset.is_valid() else scripts.none()
         filtering = any(request.GET.get(key) for key in filterset.filters)
 

@@ -356,3 +356,47 @@ def test_a_secret_in_a_schedule_says_secrets_cannot_be_scheduled(api, secret_scr
     assert response.status_code == 400, response.content
     body = response.content.decode()
     assert 'cannot be scheduled' in body and 'long-enough-password' not in body
+
+
+def test_a_nul_in_a_search_is_not_a_500(admin, web, hello):
+    run = make_run(hello, admin, marker='nul')
+    assert web.get(f'{UI}/runs/{run.pk}/log/?q=a%00b').status_code == 200
+    assert web.get(f'{UI}/scripts/?q=%00').status_code == 200
+
+
+@pytest.mark.parametrize('name, value', [('string', [1, 2]), ('text', {'a': 1}), ('integer', [5]),
+                                         ('site', [1]), ('sites', {'id': 1}), ('choices', {'alpha': True})])
+def test_a_list_or_object_for_the_wrong_kind_of_variable_is_refused(api, hello, name, value):
+    before = snapshot()
+    response = api.post(f'{API}/scripts/{hello.pk}/run/', {'data': {name: value}}, format='json')
+    assert response.status_code == 400, response.content
+    assert 'Expected a' in response.json()['data'][name][0]
+    assert_unchanged(before)
+
+
+def test_a_refused_resume_changes_nothing(admin, api):
+    # Committed runs of CommitGated need the `commit` permission; a user without it cannot make the schedule theirs.
+    import os
+
+    from netbox_custom_scripts.execution.modules import save_source
+
+    from ..conftest import REPO
+
+    with open(os.path.join(REPO, 'tests', 'fixtures', 'governance', 'governance.py'), encoding='utf-8') as f:
+        module = save_source('governance', f.read(), source='upload', file_path='custom_scripts/governance.py',
+                             reject_invalid=True)
+    gated = module.scripts.get(class_name='CommitGated')
+    schedule = Schedule.objects.create(name='gated', script=gated, user=admin, inputs={'site_name': 'x'},
+                                       commit=True, interval=60, enabled=False)
+    runner = make_user('resumer', (Script, ['view', 'run']), (Schedule, ['view', 'change']))
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=token_header(runner))
+    before = snapshot()
+    response = client.post(f'{API}/schedules/{schedule.pk}/resume/', format='json')
+    assert response.status_code == 403, response.content
+    assert_unchanged(before)
+    schedule.refresh_from_db()
+    assert (schedule.enabled, schedule.user) == (False, admin)
+    # Editing it is refused the same way (the editor would answer for committed runs they may not make).
+    response = client.patch(f'{API}/schedules/{schedule.pk}/', {'description': 'mine'}, format='json')
+    assert response.status_code == 403 and Schedule.objects.get(pk=schedule.pk).user == admin

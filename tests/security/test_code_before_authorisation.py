@@ -223,8 +223,9 @@ def test_re_pointing_a_data_source_stages_the_new_code(marker, repos, synced_mod
     assert not marker.exists() and module.current_revision.number == 1
 
     # They cannot activate it either, through the page or the API.
-    assert web_for(source_editor).post(f'{UI}/modules/{module.pk}/activate/').status_code == 404
-    assert api_for(source_editor).post(f'{API}/modules/{module.pk}/activate/').status_code == 403
+    assert web_for(source_editor).post(f'{UI}/modules/{module.pk}/activate/', {'revision': 2}).status_code == 404
+    assert api_for(source_editor).post(f'{API}/modules/{module.pk}/activate/', {'revision': 2},
+                                       format='json').status_code == 403
     assert not Job.objects.filter(name__startswith='Activate revision').exists()
 
     # The module page shows the pending revision and its diff to the admin.
@@ -244,7 +245,7 @@ def test_an_admin_activates_the_pending_revision_on_a_worker(rq_worker, marker, 
     data_source.sync()
     assert not marker.exists()
 
-    response = api_for(admin).post(f'{API}/modules/{module.pk}/activate/')
+    response = api_for(admin).post(f'{API}/modules/{module.pk}/activate/', {'revision': 2}, format='json')
     assert response.status_code == 202, response.content
     job = Job.objects.get(pk=response.json()['id'])
     wait_for(lambda: Job.objects.get(pk=job.pk).status == 'completed', message='the activation job')
@@ -337,3 +338,45 @@ def test_a_module_is_made_only_from_a_data_file_the_user_may_view(marker, tmp_pa
     response = api_for(sighted).post(f'{API}/modules/', {'data_file': data_file.pk, 'name': 'sandbox'},
                                      format='json')
     assert response.status_code == 201, response.content
+
+
+def test_activating_is_for_the_revision_that_was_reviewed(marker, repos, synced_module, source_editor, tmp_path):
+    # The admin reviews harmless pending code; meanwhile the source editor stages other code: activating what was
+    # reviewed must not activate what arrived since.
+    module, data_source, admin = synced_module
+    trusted, attacker = repos
+    (attacker / 'tool.py').write_text(HARMLESS.replace("'harmless'", "'reviewed'"))
+    repoint(source_editor, data_source, attacker)
+    data_source.refresh_from_db()
+    data_source.sync()
+    module.refresh_from_db()
+    reviewed = module.pending_revision.number
+    page = web_for(admin).get(module.get_absolute_url()).content.decode()
+    assert f'name="revision" value="{reviewed}"' in page
+
+    later = tmp_path / 'later'
+    later.mkdir()
+    (later / 'tool.py').write_text(marker_module(marker, 'Harmless'))
+    repoint(source_editor, data_source, later)
+    data_source.refresh_from_db()
+    data_source.sync()
+    module.refresh_from_db()
+    assert module.pending_revision.number == reviewed + 1
+
+    response = web_for(admin).post(f'{UI}/modules/{module.pk}/activate/', {'revision': reviewed})
+    assert response.status_code == 302
+    response = api_for(admin).post(f'{API}/modules/{module.pk}/activate/', {'revision': reviewed}, format='json')
+    assert response.status_code == 409 and f'r{reviewed + 1}' in response.json()['detail']
+    assert api_for(admin).post(f'{API}/modules/{module.pk}/activate/', {}, format='json').status_code == 400
+    assert not Job.objects.filter(name__startswith='Activate revision').exists()
+    # A job queued for a revision that stopped being the pending one refuses to run it.
+    from django.core.exceptions import ValidationError
+
+    from netbox_custom_scripts.execution.sources import activate_pending_revision
+
+    stale = ModuleRevision.objects.get(module=module, number=reviewed)
+    with pytest.raises(ValidationError, match='no longer has that pending revision'):
+        activate_pending_revision(module, admin, stale.pk)
+    assert not marker.exists()
+    module.refresh_from_db()
+    assert module.current_revision.number == 1

@@ -341,7 +341,8 @@ UI_MATRIX = {
     ],
     'modules/<int:pk>/activate/': [
         # Activating new code from a data source needs `change` on the module (code execution, like an edit).
-        Case('post', ui(lambda w: f'modules/{w.data_module.pk}/activate/'), EA, effect=activation_job_queued),
+        Case('post', ui(lambda w: f'modules/{w.data_module.pk}/activate/'), EA,
+             data=lambda w: {'revision': w.data_module.pending_revision.number}, effect=activation_job_queued),
     ],
     'modules/<int:pk>/edit/': [
         Case('get', ui(lambda w: f'modules/{w.upload.pk}/edit/'), EA),
@@ -516,7 +517,8 @@ API_MATRIX = {
         Case('post', api(lambda w: 'modules/sync/'), A, effect=sync_job_queued),
     ],
     ('scriptmodule-activate', 'post'): [
-        Case('post', api(lambda w: f'modules/{w.data_module.pk}/activate/'), EA, effect=activation_job_queued),
+        Case('post', api(lambda w: f'modules/{w.data_module.pk}/activate/'), EA,
+             data=lambda w: {'revision': w.data_module.pending_revision.number}, effect=activation_job_queued),
     ],
 }
 

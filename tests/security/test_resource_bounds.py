@@ -76,3 +76,31 @@ def test_a_huge_output_is_cut_and_lists_leave_it_out(settings):
     assert one.json()['data']['custom_script_run']['output'].startswith('y' * 100)
     many = api.post('/graphql/', {'query': '{ a: custom_script_run_list { id output } }'}, format='json').json()
     assert 'one run at a time' in str(many['errors']) and len(str(many)) < 100_000
+
+
+def test_long_inputs_are_summarised_in_lists(settings):
+    # Inputs are bounded only by the request size (2.5 MB): a page of runs lists each long value by its length.
+    from rest_framework.test import APIClient
+
+    from ..utils import token_header
+    from .conftest import API
+
+    module = register_fixture('long_inputs', 'every_type.py')
+    namespace = {}
+    exec(module.current_revision.source_code, namespace)
+    admin = make_user('bounds-admin', is_superuser=True)
+    text = 'z' * (2 * 1024 * 1024)
+    runs = [run_script_in_transaction(namespace['EveryType'], {'text': text}, user=admin, commit=False)
+            for _ in range(3)]
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=token_header(admin))
+    listing = api.get(f'{API}/runs/?limit=100')
+    assert listing.status_code == 200 and len(listing.content) < 100_000
+    assert listing.json()['results'][0]['inputs']['text'] == f'[{len(text)} characters: see the run]'
+    assert api.get(f'{API}/runs/{runs[0].pk}/').json()['inputs']['text'] == text
+    query = '{ custom_script_run_list { id inputs } }'
+    many = api.post('/graphql/', {'query': query}, format='json').json()
+    assert 'errors' not in many and len(str(many)) < 100_000
+    one = api.post('/graphql/', {'query': f'{{ custom_script_run(id: {runs[0].pk}) {{ inputs }} }}'},
+                   format='json').json()
+    assert one['data']['custom_script_run']['inputs']['text'] == text

@@ -13,6 +13,7 @@ from ...models import ModuleRevision, ScriptModule
 from .base import RejectUnknownFieldsMixin
 
 __all__ = (
+    'ActivateRequestSerializer',
     'ModuleRevisionSerializer',
     'ModuleRevisionSourceSerializer',
     'CustomScriptModuleSerializer',
@@ -216,6 +217,11 @@ class CustomScriptModuleSerializer(RejectUnknownFieldsMixin, NetBoxModelSerializ
             except DjangoValidationError as exc:
                 raise _api_error(exc)
         return instance
+
+
+class ActivateRequestSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
+    """What POST .../modules/<id>/activate/ takes: the number of the pending revision the user reviewed."""
+    revision = serializers.IntegerField(min_value=1, help_text=_('The pending revision to activate, as reviewed'))
 
 
 class ModuleRevisionSerializer(serializers.ModelSerializer):

@@ -8,6 +8,7 @@ from users.api.serializers_.users import UserSerializer
 
 from ...choices import ChangeActionChoices, LogLevelChoices, NotificationChoices, RunSourceChoices, RunStatusChoices
 from ...execution.cron import MAX_CRON_LENGTH, MAX_INTERVAL_MINUTES
+from ...execution.inputs import summarised_inputs
 from ...models import RunChange, RunFile, RunLogEntry, Schedule, Script, ScriptRun
 from .base import RejectUnknownFieldsMixin
 from .scripts import ScriptSerializer
@@ -75,10 +76,18 @@ class ScriptRunSerializer(BaseModelSerializer):
 
 
 class ScriptRunListSerializer(ScriptRunSerializer):
-    """A run in the list: without its output and traceback (unbounded in number of runs); the run itself has them."""
+    """
+    A run in a list: without its output and traceback, and with long input values summarised - a page may hold a
+    thousand runs, each with megabytes of them. The run itself has them whole.
+    """
+    inputs = serializers.SerializerMethodField()
 
     class Meta(ScriptRunSerializer.Meta):
         fields = tuple(name for name in ScriptRunSerializer.Meta.fields if name not in ('output', 'traceback'))
+
+    @extend_schema_field({'type': 'object', 'additionalProperties': True})
+    def get_inputs(self, obj):
+        return summarised_inputs(obj.inputs)
 
 
 class RunLogEntrySerializer(serializers.ModelSerializer):

@@ -39,14 +39,17 @@ class ScriptModuleViewSet(PluginViewSetMixin, ActionPermissionMixin, SyncOnListM
             return [TokenSyncPermission()]
         return super().get_permissions()
 
-    @extend_schema(request=None, responses={202: JobSerializer})
+    @extend_schema(request=serializers.ActivateRequestSerializer, responses={202: JobSerializer})
     @action(detail=True, methods=['post'])
     def activate(self, request, pk):
         """
         Activate the module's pending revision (new code from its data source that nobody who may change the module
-        has answered for yet): a background job imports it and makes it current. Needs `change` on the module.
+        has answered for yet), giving its number as reviewed: a background job imports it and makes it current.
+        Newer code arrived since is a 409. Needs `change` on the module.
         """
-        job = enqueue_revision_activation(self.get_object(), request.user)
+        params = serializers.ActivateRequestSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        job = enqueue_revision_activation(self.get_object(), request.user, params.validated_data['revision'])
         return Response(JobSerializer(job, context={'request': request}).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(request=None, responses={202: JobSerializer})

@@ -99,7 +99,7 @@ class SyncOnListMixin:
 class PluginViewSetMixin:
     """What every viewset of the plugin does on top of NetBox's."""
     # Actions that take no request body: one that sends fields anyway (a typo, a misunderstanding) is refused.
-    bodyless_actions = ('cancel', 'test', 'sync', 'pause', 'resume', 'activate')
+    bodyless_actions = ('cancel', 'test', 'sync', 'pause', 'resume')
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
