@@ -79,6 +79,7 @@ class RunSourceChoices(ChoiceSet):
     SCHEDULE = 'schedule'
     EVENT = 'event'
     TEST = 'test'
+    IMPORTED = 'imported'
 
     CHOICES = (
         (UI, _('Web UI')),
@@ -88,6 +89,7 @@ class RunSourceChoices(ChoiceSet):
         (SCHEDULE, _('Schedule')),
         (EVENT, _('Event rule')),
         (TEST, _('Test helper')),
+        (IMPORTED, _('Imported from built-in scripts')),
     )
 
 

@@ -101,12 +101,22 @@ class ScriptModule(SyncedDataMixin, NetBoxModel):
         editable=False,
     )
 
+    # What stock NetBox tolerates in the module but a strict check would refuse: shown on the module page, in the
+    # API and in `sync` output, so an author can clean it up.
+    warnings = models.JSONField(
+        verbose_name=_('warnings'),
+        default=list,
+        blank=True,
+        editable=False,
+    )
+
     clone_fields = ('source',)
 
     class Meta:
         ordering = ('name',)
         permissions = (
             ('sync', 'Sync modules from the scripts directory'),
+            ('migrate', "Move NetBox's built-in scripts into this plugin"),
         )
         verbose_name = _('script module')
         verbose_name_plural = _('script modules')

@@ -230,6 +230,15 @@ class ScriptRun(NotificationsMixin, ChangeLoggedModel):
         null=True,
         help_text=_('The reviewed dry run this committed run carries out'),
     )
+    # A finished job of NetBox's built-in scripts, copied here by `migrate-builtin --history`: read-only.
+    imported_job_id = models.PositiveBigIntegerField(
+        verbose_name=_('imported from job'),
+        blank=True,
+        null=True,
+        unique=True,
+        editable=False,
+        help_text=_("ID of the built-in scripts' job this run was imported from"),
+    )
 
     objects = RestrictedQuerySet.as_manager()
 

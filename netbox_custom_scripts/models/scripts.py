@@ -78,6 +78,13 @@ class Script(JobsMixin, NetBoxModel):
         blank=True,
         help_text=_("Description of the script's input variables"),
     )
+    # Problems stock NetBox tolerates in this class (unknown Meta options, stale field_order entries...).
+    warnings = models.JSONField(
+        verbose_name=_('warnings'),
+        default=list,
+        blank=True,
+        editable=False,
+    )
 
     objects = ScriptQuerySet.as_manager()
 
