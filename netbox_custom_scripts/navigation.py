@@ -42,6 +42,12 @@ menu = PluginMenu(
                     ),
                 ),
             ),
+            # Shown to superusers and to holders of the `migrate` action (what may_migrate() allows).
+            PluginMenuItem(
+                link='plugins:netbox_custom_scripts:migrate_builtin',
+                link_text=_('Move from built-in scripts'),
+                permissions=['netbox_custom_scripts.migrate_scriptmodule'],
+            ),
         )),
     ),
 )

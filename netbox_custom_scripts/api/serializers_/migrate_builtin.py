@@ -1,0 +1,50 @@
+from django.utils.translation import gettext_lazy as _
+from rest_framework import serializers
+
+from ...migrate_builtin.job import MAX_MODULE_NAME_LENGTH, MAX_ONLY_NAMES
+from .base import RejectUnknownFieldsMixin
+
+__all__ = (
+    'MigrateBuiltinApplySerializer',
+    'MigratePlanItemSerializer',
+    'MigratePlanSerializer',
+    'MigrateVerifySerializer',
+)
+
+ACTIONS = ('move', 'link', 'repoint', 'copy', 'already_done', 'cannot_move')
+KINDS = ('module', 'script', 'permission', 'event_rule', 'schedule', 'history')
+
+
+class MigrateBuiltinApplySerializer(RejectUnknownFieldsMixin, serializers.Serializer):
+    """What POST .../migrate-builtin/ takes."""
+    only = serializers.ListField(
+        child=serializers.CharField(max_length=MAX_MODULE_NAME_LENGTH), required=False, allow_null=True,
+        default=None, allow_empty=False, max_length=MAX_ONLY_NAMES,
+        help_text=_('Move only these built-in modules (by name); leave out to move every module'),
+    )
+    history = serializers.BooleanField(
+        required=False, default=False, help_text=_('Also import the completed built-in jobs as read-only runs'),
+    )
+
+
+# The serializers below only describe the responses in the OpenAPI schema: the plan is the core's to_dict().
+
+class MigratePlanItemSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=KINDS)
+    builtin = serializers.CharField(help_text=_('What it is on the built-in side'))
+    builtin_id = serializers.IntegerField(allow_null=True)
+    module = serializers.CharField(allow_null=True, help_text=_('The built-in module it belongs to'))
+    action = serializers.ChoiceField(choices=ACTIONS)
+    target = serializers.CharField(help_text=_('What it becomes in the plugin'))
+    reason = serializers.CharField(help_text=_('Why it cannot be moved, or a note'))
+
+
+class MigratePlanSerializer(serializers.Serializer):
+    items = MigratePlanItemSerializer(many=True)
+    summary = serializers.DictField(child=serializers.IntegerField(), help_text=_('Items by action'))
+    can_apply = serializers.BooleanField()
+
+
+class MigrateVerifySerializer(serializers.Serializer):
+    ok = serializers.BooleanField()
+    problems = serializers.ListField(child=serializers.CharField())
