@@ -40,8 +40,9 @@ __all__ = (
     'normalise_only',
 )
 
-# Held from the "is one already queued?" check until the new Job is committed, so two clicks cannot both pass.
-LOCK_KEY = 'netbox_custom_scripts.migrate-builtin'
+# Held from the "is one already queued?" check until the new Job is committed, so two clicks cannot both pass. Not
+# the core's lock (held for a whole apply): a request must learn at once that an apply is running.
+LOCK_KEY = 'netbox_custom_scripts.migrate-builtin-queue'
 # A queued or running job whose RQ job is gone (worker killed, Redis lost its data) for this long is ended, so that
 # it does not block every later apply.
 RQ_GONE_GRACE = datetime.timedelta(seconds=6)
