@@ -1,42 +1,34 @@
-"""Moving a NetBox installation off the built-in custom scripts (``extras.ScriptModule``).
-
-The agreed interface (the CLI, the web page, the REST endpoints and the background job all use only this):
-
-    plan = build_plan(only=None, history=False)       # changes nothing
-    result = apply_plan(user, only=None, history=False, progress=None)
-    report = verify(only=None)
-    done = cleanup(user)
-    may_migrate(user) -> bool
-    MigrationRefused
-
-See docs/migration.md for what each step does and how to roll back.
 """
+Moving a NetBox installation off the built-in custom scripts (`extras.ScriptModule`), one planned, reversible step.
 
+The interface the CLI (`netbox custom_scripts migrate-builtin`), the web page, the REST endpoints and the background
+job share:
 
-class MigrationRefused(Exception):
-    """The migration was refused (user without the right, cleanup before a verified apply, unknown module...).
+    plan = build_plan(only=None, history=False)       # changes nothing; plan.items, plan.to_dict()
+    result = apply_plan(user, only=None, history=False, progress=None)   # one transaction per module
+    report = verify(only=None)                        # report.ok, report.problems
+    done = cleanup(user)                              # only after verify() passes
+    may_migrate(user) -> bool                         # superusers, or `migrate` on script modules
+    MigrationRefused                                  # raised when refused; nothing was changed
 
-    Nothing was changed when this is raised."""
+The steps live in their own modules: plan (the items), modules (code and scripts), permissions, event_rules,
+schedules, history, apply, verify (verify and cleanup). See docs/migration.md.
+"""
+from .access import MigrationRefused, may_migrate
+from .apply import ApplyResult, apply_plan
+from .plan import Plan, PlanItem, build_plan
+from .verify import CleanupResult, VerifyReport, cleanup, verify
 
-
-def build_plan(only=None, history=False):
-    raise NotImplementedError
-
-
-def apply_plan(user, only=None, history=False, progress=None):
-    raise NotImplementedError
-
-
-def verify(only=None):
-    raise NotImplementedError
-
-
-def cleanup(user):
-    raise NotImplementedError
-
-
-def may_migrate(user):
-    raise NotImplementedError
-
-
-__all__ = ['MigrationRefused', 'apply_plan', 'build_plan', 'cleanup', 'may_migrate', 'verify']
+__all__ = (
+    'ApplyResult',
+    'CleanupResult',
+    'MigrationRefused',
+    'Plan',
+    'PlanItem',
+    'VerifyReport',
+    'apply_plan',
+    'build_plan',
+    'cleanup',
+    'may_migrate',
+    'verify',
+)
