@@ -12,6 +12,7 @@ netbox custom_scripts: list, run and inspect custom scripts from the command lin
     netbox custom_scripts reject 42 --user bob --comment "..."
     netbox custom_scripts test branches.NewBranch --user alice
     netbox custom_scripts sync
+    netbox custom_scripts migrate-builtin [--plan | --apply | --verify | --cleanup] [--only MODULE...] [--user U]
 
 Runs go through the same path as the web UI and the API (permissions, input validation, the run record). The
 command starts fast: it skips Django's system checks and never loads NetBox's URL configuration or GraphQL schema.
@@ -41,6 +42,7 @@ from ...execution.errors import RunRefused
 from ...execution.inputs import InputError, visible_variables
 from ...execution.modules import sync_directory
 from ...execution.runner import hard_stop_exit
+from ...migrate_builtin import cli as migrate_builtin_cli
 from ...models import RunLogEntry, Script, ScriptRun
 from ...scripting.log import LOG_LEVELS
 from ...scripting.variables import FileVar
@@ -136,6 +138,8 @@ class Command(BaseCommand):
 
         commands.add_parser('sync', help='Re-read the scripts directory (setting scripts_dir)')
 
+        migrate_builtin_cli.add_parser(commands)
+
     def handle(self, *args, **options):
         command = options['command']
         # A script run here that will not stop after its time limit or a cancel is stopped hard: this process
@@ -145,7 +149,7 @@ class Command(BaseCommand):
             message=lambda run: f'Run #{run.pk}: {run.get_status_display()}: {run.error}',
         )
         try:
-            return getattr(self, f'handle_{command}')(**options)
+            return getattr(self, f'handle_{command.replace("-", "_")}')(**options)
         except CommandError:
             raise
         except (InputError, RunRefused, PermissionDenied) as exc:
@@ -433,6 +437,11 @@ class Command(BaseCommand):
             printer.stop()
         printer.drain(run.pk)
         return self._finish(run, as_json)
+
+    # migrate-builtin
+
+    def handle_migrate_builtin(self, **options):
+        migrate_builtin_cli.handle(self, self._get_user, **options)
 
     # sync
 
