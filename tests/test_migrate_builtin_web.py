@@ -1,0 +1,508 @@
+"""
+The "Move from built-in scripts" page, its REST endpoints and its background job, on a stock installation built in
+the test with NetBox's own models: uploaded built-in modules in NetBox's `scripts` storage (extras.ScriptModule),
+a constrained ObjectPermission on extras.script for a group, and an event rule running a built-in script.
+
+Written as the user who should not be there (no permission, a read-only token, a forged form without CSRF), the
+careless one (a typo in a module name, a field the endpoint does not take, a second click on Apply) and the one it
+is for (plan, apply on a real RQ worker, progress, result, verify, cleanup).
+"""
+import datetime
+import time
+import uuid
+
+import pytest
+from core.choices import JobStatusChoices
+from core.models import Job, ObjectType
+from django.core.files.base import ContentFile
+from django.core.files.storage import storages
+from django.db import transaction
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+from extras.models import EventRule
+from extras.models import Script as BuiltinScript
+from extras.models import ScriptModule as BuiltinModule
+from rest_framework.test import APIClient
+from users.models import Group, ObjectPermission, Token
+
+from netbox_custom_scripts.migrate_builtin import build_plan, verify
+from netbox_custom_scripts.migrate_builtin.job import MigrateBuiltinJob, enqueue_apply
+from netbox_custom_scripts.models import Script, ScriptModule
+
+from .utils import make_user, token_header
+
+PAGE = reverse('plugins:netbox_custom_scripts:migrate_builtin')
+VERIFY_PAGE = reverse('plugins:netbox_custom_scripts:migrate_builtin_verify')
+CLEANUP_PAGE = reverse('plugins:netbox_custom_scripts:migrate_builtin_cleanup')
+API = reverse('plugins-api:netbox_custom_scripts-api:migrate_builtin-list')
+API_VERIFY = reverse('plugins-api:netbox_custom_scripts-api:migrate_builtin-verify')
+API_CLEANUP = reverse('plugins-api:netbox_custom_scripts-api:migrate_builtin-cleanup')
+
+# Module names unique to this file: NetBox's scripts storage is a directory other test files write to as well.
+INVENTORY = 'wmig_inventory'
+REPORTS = 'wmig_reports'
+
+INVENTORY_SOURCE = """\
+from extras.scripts import Script, StringVar
+
+
+class Greet(Script):
+    class Meta:
+        name = "Greet"
+        description = "Says hello"
+
+    who = StringVar(default="world")
+
+    def run(self, data, commit):
+        self.log_success(f"hello {data['who']}")
+        return "greeted"
+
+
+class Count(Script):
+    def run(self, data, commit):
+        self.log_info("one")
+"""
+
+REPORTS_SOURCE = """\
+from extras.scripts import Script
+
+
+class Nightly(Script):
+    def run(self, data, commit):
+        self.log_info("nightly")
+"""
+
+
+def job_url(job):
+    return reverse('plugins:netbox_custom_scripts:migrate_builtin_job', kwargs={'pk': job.pk})
+
+
+def job_status_url(job):
+    return reverse('plugins:netbox_custom_scripts:migrate_builtin_job_status', kwargs={'pk': job.pk})
+
+
+def client_for(user, **kwargs):
+    client = Client(**kwargs)
+    client.force_login(user)
+    return client
+
+
+def api_for(user, write_enabled=True):
+    client = APIClient()
+    if not write_enabled:
+        token = Token(user=user, description='read only', write_enabled=False)
+        token.full_clean()
+        token.save()
+        client.credentials(HTTP_AUTHORIZATION=token.get_auth_header_prefix() + token.token)
+    else:
+        client.credentials(HTTP_AUTHORIZATION=token_header(user))
+    return client
+
+
+def add_builtin_module(name, source):
+    """An uploaded built-in module, as NetBox's upload form makes one: the file in storage, then the record."""
+    storage = storages['scripts']
+    path = f'{name}.py'
+    if storage.exists(path):
+        storage.delete(path)
+    storage.save(path, ContentFile(source.encode()))
+    module = BuiltinModule(file_root='scripts', file_path=path)
+    module.full_clean()
+    module.save()  # sync_classes(): one extras.Script per class
+    return module
+
+
+@pytest.fixture
+def installation():
+    """A small stock installation: two uploaded modules, a group's constrained permission, an event rule."""
+    inventory = add_builtin_module(INVENTORY, INVENTORY_SOURCE)
+    reports = add_builtin_module(REPORTS, REPORTS_SOURCE)
+    greet = BuiltinScript.objects.get(module=inventory, name='Greet')
+    noc = Group.objects.create(name='wmig NOC')
+    permission = ObjectPermission.objects.create(name='wmig NOC run', actions=['view', 'run'],
+                                                 constraints={'name': 'Greet'})
+    permission.object_types.add(ObjectType.objects.get_for_model(BuiltinScript))
+    permission.groups.add(noc)
+    rule = EventRule.objects.create(
+        name='wmig greet on new site', event_types=['object_created'], action_type='script',
+        action_object_type=ObjectType.objects.get_for_model(BuiltinScript), action_object_id=greet.pk,
+        action_data={'who': 'new site'},
+    )
+    rule.object_types.add(ObjectType.objects.get(app_label='dcim', model='site'))
+    yield {'inventory': inventory, 'reports': reports, 'greet': greet, 'group': noc, 'permission': permission,
+           'rule': rule}
+    storage = storages['scripts']
+    for name in (INVENTORY, REPORTS):
+        if storage.exists(f'{name}.py'):
+            storage.delete(f'{name}.py')
+
+
+@pytest.fixture
+def admin():
+    return make_user('wmig-admin', is_superuser=True)
+
+
+@pytest.fixture
+def outsider():
+    """Everything on the plugin's modules and scripts except `migrate`: still not allowed to move anything."""
+    return make_user('wmig-outsider', (ScriptModule, ['view', 'add', 'change', 'delete', 'sync']),
+                     (Script, ['view', 'run', 'commit']), (BuiltinScript, ['view', 'run']))
+
+
+@pytest.fixture
+def migrator():
+    """Not a superuser: holds the `migrate` action on script modules."""
+    return make_user('wmig-migrator', (ScriptModule, ['migrate']))
+
+
+def world_state():
+    """What a refused request must leave alone."""
+    return {
+        'plugin_modules': sorted(ScriptModule.objects.values_list('name', flat=True)),
+        'plugin_scripts': Script.objects.count(),
+        'jobs': sorted(Job.objects.values_list('pk', 'status')),
+        'permissions': sorted(ObjectPermission.objects.values_list('pk', 'name', 'enabled')),
+        'rules': sorted(EventRule.objects.values_list('pk', 'enabled', 'action_object_id')),
+        'builtin_modules': sorted(BuiltinModule.objects.values_list('pk', 'file_path')),
+    }
+
+
+def migration_jobs():
+    return MigrateBuiltinJob.get_jobs()
+
+
+#
+# Who may see and do it
+#
+
+@pytest.mark.django_db
+class TestRefused:
+    def test_page_and_every_endpoint_refused_without_the_permission(self, installation, outsider):
+        before = world_state()
+        ui, api = client_for(outsider), api_for(outsider)
+        assert ui.get(PAGE).status_code == 403
+        assert ui.post(PAGE, {'only': INVENTORY}).status_code == 403
+        assert ui.get(VERIFY_PAGE).status_code == 403
+        assert ui.post(CLEANUP_PAGE).status_code == 403
+        assert api.get(API).status_code == 403
+        assert api.post(API, {'only': [INVENTORY]}, format='json').status_code == 403
+        assert api.get(API_VERIFY).status_code == 403
+        assert api.post(API_CLEANUP, format='json').status_code == 403
+        assert world_state() == before
+        assert not migration_jobs().exists()
+
+    def test_anonymous_is_sent_to_log_in_and_the_api_answers_401_or_403(self, installation):
+        before = world_state()
+        response = Client().get(PAGE)
+        assert response.status_code == 302 and response.url.startswith(reverse('login'))
+        response = Client().post(PAGE, {})
+        assert response.status_code in (302, 403) and not migration_jobs().exists()
+        for method, url in (('get', API), ('post', API), ('get', API_VERIFY), ('post', API_CLEANUP)):
+            assert getattr(APIClient(), method)(url).status_code in (401, 403), (method, url)
+        assert world_state() == before
+
+    def test_the_progress_page_of_a_job_is_refused_too(self, installation, outsider, admin):
+        job = enqueue_apply(admin, only=[INVENTORY])
+        assert client_for(outsider).get(job_url(job)).status_code == 403
+        assert client_for(outsider).get(job_status_url(job)).status_code == 403
+
+    def test_a_read_only_token_cannot_apply_or_clean_up(self, installation, admin):
+        before = world_state()
+        api = api_for(admin, write_enabled=False)
+        assert api.get(API).status_code == 200  # reading the plan is fine
+        assert api.post(API, {}, format='json').status_code == 403
+        assert api.post(API_CLEANUP, format='json').status_code == 403
+        assert world_state() == before
+
+    def test_the_menu_item_is_shown_only_to_users_who_may_migrate(self, installation, outsider, migrator):
+        modules_page = reverse('plugins:netbox_custom_scripts:scriptmodule_list')
+        assert PAGE not in client_for(outsider).get(modules_page).content.decode()
+        assert PAGE in client_for(migrator).get(modules_page).content.decode()
+
+    def test_the_migrate_action_is_enough_without_superuser(self, installation, migrator):
+        assert client_for(migrator).get(PAGE).status_code == 200
+        assert api_for(migrator).get(API).status_code == 200
+
+
+#
+# The plan
+#
+
+@pytest.mark.django_db
+class TestPlan:
+    def test_page_shows_the_plan_of_every_module_and_changes_nothing(self, installation, admin):
+        before = world_state()
+        response = client_for(admin).get(PAGE)
+        assert response.status_code == 200
+        page = response.content.decode()
+        plan = build_plan().to_dict()
+        assert plan['items']
+        # Every item of the core's plan is a row, with its kind, built-in item and action.
+        assert page.count('class="migrate-item') == len(plan['items'])
+        for item in plan['items']:
+            assert f'data-kind="{item["kind"]}" data-action="{item["action"]}"' in page
+        assert INVENTORY in page and REPORTS in page
+        for action, count in plan['summary'].items():
+            assert f'{action}: {count}' in page
+        assert 'id="migrate-apply"' in page  # something to apply
+        assert world_state() == before
+
+    def test_items_that_cannot_be_moved_are_highlighted_with_the_reason(self, installation, admin):
+        # A constraint with no exact equivalent on plugin scripts: the plan must refuse it, never widen it.
+        odd = ObjectPermission.objects.create(name='wmig odd', actions=['run'],
+                                              constraints={'module__data_source__isnull': False, 'pk__gt': 0})
+        odd.object_types.add(ObjectType.objects.get_for_model(BuiltinScript))
+        odd.users.add(make_user('wmig-odd'))
+        blocked = [item for item in build_plan().to_dict()['items'] if item['action'] == 'cannot_move']
+        assert blocked, 'the core plans to move a permission it cannot translate exactly'
+        page = client_for(admin).get(PAGE).content.decode()
+        assert page.count('table-danger') == len(blocked)
+        assert 'id="migrate-blocked"' in page
+        for item in blocked:
+            assert item['reason'] and str(item['reason']).replace("'", '&#x27;').replace('"', '&quot;') in page
+
+    def test_only_narrows_the_plan(self, installation, admin):
+        page = client_for(admin).get(PAGE, {'only': REPORTS}).content.decode()
+        assert 'module wmig_reports' in page or REPORTS in page
+        rows = build_plan(only=[REPORTS]).to_dict()['items']
+        assert page.count('class="migrate-item') == len(rows)
+        assert all(item['module'] in (REPORTS, None) for item in rows)
+        assert f'value="{REPORTS}"' in page  # the filter keeps what was typed, and Apply sends it
+
+    def test_a_typo_in_only_is_a_clear_error_on_the_page_not_a_500(self, installation, admin):
+        response = client_for(admin).get(PAGE, {'only': 'wmig_inventroy'})
+        assert response.status_code == 200
+        page = response.content.decode()
+        assert 'id="migrate-error"' in page and 'wmig_inventroy' in page
+        assert 'id="migrate-apply"' not in page
+
+    def test_api_plan_is_the_cores_plan(self, installation, admin):
+        api = api_for(admin)
+        response = api.get(API)
+        assert response.status_code == 200
+        assert response.json() == build_plan().to_dict()
+        assert api.get(API, {'only': f'{REPORTS}, '}).json() == build_plan(only=[REPORTS]).to_dict()
+        assert api.get(API, {'history': 'true'}).json() == build_plan(history=True).to_dict()
+
+    @pytest.mark.parametrize('query, key', [
+        ({'only': 'wmig_inventroy'}, 'only'),
+        ({'only': ','}, 'only'),
+        ({'only': 'x' * 10000}, 'only'),
+        ({'history': 'maybe'}, 'history'),
+    ])
+    def test_api_plan_bad_query_is_a_400(self, installation, admin, query, key):
+        response = api_for(admin).get(API, query)
+        assert response.status_code == 400, response.content
+        assert key in response.json()
+
+
+#
+# Apply: input checks, one at a time
+#
+
+@pytest.mark.django_db
+class TestApplyRequests:
+    @pytest.mark.parametrize('body, key', [
+        ({'onyl': [INVENTORY]}, 'onyl'),                     # the typo
+        ({'only': [INVENTORY], 'dry_run': True}, 'dry_run'),  # a field it does not take
+        ({'only': ['wmig_inventroy']}, 'only'),              # a module that does not exist
+        ({'only': []}, 'only'),                              # "nothing" is not "everything"
+        ({'only': INVENTORY}, 'only'),                       # a string, not a list
+        ({'only': ['x' * 300]}, 'only'),
+        ({'only': [f'm{i}' for i in range(5000)]}, 'only'),  # the huge input
+        ({'history': 'perhaps'}, 'history'),
+    ])
+    def test_bad_bodies_are_a_400_and_queue_nothing(self, installation, admin, body, key):
+        before = world_state()
+        response = api_for(admin).post(API, body, format='json')
+        assert response.status_code == 400, response.content
+        assert key in response.json(), response.json()
+        assert world_state() == before
+
+    def test_apply_returns_the_queued_job(self, installation, admin, django_capture_on_commit_callbacks):
+        with django_capture_on_commit_callbacks() as callbacks:
+            response = api_for(admin).post(API, {'only': [INVENTORY], 'history': True}, format='json')
+        assert response.status_code == 202, response.content
+        body = response.json()
+        job = migration_jobs().get()
+        assert body['id'] == job.pk and body['status']['value'] == 'pending'
+        assert job.data['only'] == [INVENTORY] and job.data['history'] is True
+        assert job.user == admin
+        assert len(callbacks) == 1  # enqueued to RQ once the job is committed
+        assert not ScriptModule.objects.filter(name=INVENTORY).exists()  # nothing moved before the worker runs
+
+    def test_a_second_apply_while_one_is_queued_is_refused(self, installation, admin):
+        api = api_for(admin)
+        first = api.post(API, {}, format='json')
+        assert first.status_code == 202
+        second = api.post(API, {'only': [REPORTS]}, format='json')
+        assert second.status_code == 409
+        assert f'#{first.json()["id"]}' in second.json()['detail']
+        # The page says so too, and sends the user to the job that is running.
+        response = client_for(admin).post(PAGE, {'only': REPORTS})
+        assert response.status_code == 302 and response.url == reverse(
+            'plugins:netbox_custom_scripts:migrate_builtin_job', kwargs={'pk': first.json()['id']})
+        assert migration_jobs().count() == 1
+        # Cleanup waits for it as well.
+        assert api.post(API_CLEANUP, format='json').status_code == 409
+        page = client_for(admin).get(PAGE).content.decode()
+        assert 'id="migrate-active-job"' in page and 'id="migrate-apply"' not in page
+
+    def test_a_job_whose_worker_died_does_not_block_the_next_apply(self, installation, admin):
+        # A job left "running" by a worker killed halfway: its RQ job is gone.
+        dead = Job.objects.create(name=MigrateBuiltinJob.name, user=admin, job_id=uuid.uuid4(),
+                                  status=JobStatusChoices.STATUS_RUNNING, queue_name='default',
+                                  started=timezone.now())
+        Job.objects.filter(pk=dead.pk).update(created=timezone.now() - datetime.timedelta(minutes=5))
+        response = api_for(admin).post(API, {}, format='json')
+        assert response.status_code == 202, response.content
+        dead.refresh_from_db()
+        assert dead.status == JobStatusChoices.STATUS_ERRORED and 'stopped' in dead.error
+
+    def test_page_apply_queues_a_job_and_redirects_to_its_progress(self, installation, admin):
+        response = client_for(admin).post(PAGE, {'only': INVENTORY, 'history': 'on'})
+        job = migration_jobs().get()
+        assert response.status_code == 302 and response.url == job_url(job)
+        assert job.data['only'] == [INVENTORY] and job.data['history'] is True
+        page = client_for(admin).get(job_url(job)).content.decode()
+        assert 'hx-trigger="every 1s"' in page  # polled while it waits for a worker
+        assert 'Waiting for a worker' in page
+
+    def test_page_apply_with_a_typo_queues_nothing(self, installation, admin):
+        response = client_for(admin).post(PAGE, {'only': 'wmig_inventroy'}, follow=True)
+        assert not migration_jobs().exists()
+        assert 'wmig_inventroy' in response.content.decode()
+
+    def test_page_apply_without_csrf_token_is_refused(self, installation, admin):
+        before = world_state()
+        client = client_for(admin, enforce_csrf_checks=True)
+        assert client.post(PAGE, {'only': INVENTORY}).status_code == 403
+        assert client.post(CLEANUP_PAGE).status_code == 403
+        assert world_state() == before
+
+    def test_api_with_a_session_needs_the_csrf_token(self, installation, admin):
+        # The browsable API and scripts in the browser use the session: without the CSRF token, a forged POST.
+        before = world_state()
+        client = APIClient(enforce_csrf_checks=True)
+        client.force_login(admin)
+        assert client.post(API, {}, format='json').status_code == 403
+        assert client.post(API_CLEANUP, format='json').status_code == 403
+        assert world_state() == before
+
+    def test_the_apply_form_carries_a_csrf_token(self, installation, admin):
+        page = client_for(admin).get(PAGE).content.decode()
+        form = page[page.index('id="migrate-apply-form"'):]
+        assert 'csrfmiddlewaretoken' in form[:form.index('</form>')]
+
+    def test_cleanup_takes_no_fields(self, installation, admin):
+        before = world_state()
+        response = api_for(admin).post(API_CLEANUP, {'force': True}, format='json')
+        assert response.status_code == 400 and 'force' in response.json()['detail'][0]
+        assert world_state() == before
+
+
+#
+# Verify and cleanup rules, before any apply
+#
+
+@pytest.mark.django_db
+class TestVerifyBeforeApply:
+    def test_verify_fails_and_cleanup_is_refused(self, installation, admin):
+        before = world_state()
+        api = api_for(admin)
+        report = api.get(API_VERIFY).json()
+        assert report['ok'] is False and report['problems'] == verify().to_dict()['problems']
+        response = api.post(API_CLEANUP, format='json')
+        assert response.status_code == 409, response.content
+        page = client_for(admin).get(VERIFY_PAGE).content.decode()
+        assert 'id="migrate-verify-failed"' in page and 'id="migrate-cleanup"' not in page
+        for problem in report['problems'][:3]:
+            assert str(problem).replace("'", '&#x27;').replace('"', '&quot;') in page
+        response = client_for(admin).post(CLEANUP_PAGE, follow=True)
+        assert 'Cleanup refused' in response.content.decode()
+        assert world_state() == before
+
+    def test_verify_api_takes_only(self, installation, admin):
+        assert api_for(admin).get(API_VERIFY, {'only': 'nope_module'}).status_code == 400
+
+
+#
+# The whole flow on a real worker
+#
+
+def wait_for_job(job, timeout=90):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job.refresh_from_db()
+        if job.status in JobStatusChoices.TERMINAL_STATE_CHOICES:
+            return job
+        time.sleep(0.2)
+    raise AssertionError(f'job #{job.pk} still {job.status} after {timeout} s: {job.log_entries}')
+
+
+@pytest.mark.django_db(transaction=True)
+def test_apply_verify_cleanup_through_the_page_on_a_worker(rq_worker, installation, admin):
+    ui = client_for(admin)
+    response = ui.post(PAGE, {'only': INVENTORY})
+    job = migration_jobs().get()
+    assert response.status_code == 302 and response.url == job_url(job)
+    job = wait_for_job(job)
+    assert job.status == JobStatusChoices.STATUS_COMPLETED, (job.error, job.log_entries)
+
+    # The module moved: same name, the same classes as plugin scripts; the other module did not.
+    module = ScriptModule.objects.get(name=INVENTORY)
+    assert set(module.scripts.values_list('class_name', flat=True)) == {'Greet', 'Count'}
+    assert not ScriptModule.objects.filter(name=REPORTS).exists()
+
+    # Progress and result are on the job, and on the page.
+    assert job.data['result']['moved'] == [INVENTORY]
+    assert job.data['progress']['done'] == job.data['progress']['total'] >= 1
+    messages = [entry['message'] for entry in job.log_entries]
+    assert any(message.startswith('[1/') for message in messages), messages
+    assert f'moved: {INVENTORY}' in messages
+    status = ui.get(job_status_url(job)).content.decode()
+    assert 'hx-trigger' not in status  # polling stops once it is done
+    assert 'id="migrate-result"' in status and INVENTORY in status
+    assert 'id="migrate-verify-after"' in status
+    page = ui.get(job_url(job)).content.decode()
+    assert 'Completed' in page and 'id="migrate-progress"' in page
+
+    # The plan now says it is done for that module; the other one can still move.
+    actions = {item['action'] for item in build_plan(only=[INVENTORY]).to_dict()['items']}
+    assert actions <= {'already_done', 'cannot_move'}, actions
+
+    # Move the rest through the API, then verify and clean up.
+    api = api_for(admin)
+    response = api.post(API, {}, format='json')
+    assert response.status_code == 202, response.content
+    second = wait_for_job(Job.objects.get(pk=response.json()['id']))
+    assert second.status == JobStatusChoices.STATUS_COMPLETED, (second.error, second.log_entries)
+    assert REPORTS in second.data['result']['moved'] and INVENTORY in second.data['result']['unchanged']
+
+    verify_page = ui.get(VERIFY_PAGE).content.decode()
+    assert 'id="migrate-verify-ok"' in verify_page and 'id="migrate-cleanup"' in verify_page
+    assert api.get(API_VERIFY).json() == {'ok': True, 'problems': []}
+    response = ui.post(CLEANUP_PAGE, follow=True)
+    assert 'Cleanup done' in response.content.decode()
+
+    # A third apply changes nothing.
+    before = world_state()
+    third = wait_for_job(Job.objects.get(pk=api.post(API, {}, format='json').json()['id']))
+    assert third.data['result']['moved'] == []
+    after = world_state()
+    assert {k: v for k, v in after.items() if k != 'jobs'} == {k: v for k, v in before.items() if k != 'jobs'}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_user_who_lost_the_right_before_the_worker_ran_moves_nothing(rq_worker, installation, migrator):
+    """The job carries the user's identity only: the right is read again on the worker."""
+    # The RQ job is enqueued when the request's transaction commits: the right is withdrawn before that.
+    with transaction.atomic():
+        response = api_for(migrator).post(API, {}, format='json')
+        assert response.status_code == 202, response.content
+        ObjectPermission.objects.filter(users=migrator).delete()
+    job = wait_for_job(Job.objects.get(pk=response.json()['id']))
+    assert job.status == JobStatusChoices.STATUS_FAILED
+    assert 'may not' in job.error
+    assert not ScriptModule.objects.filter(name__in=(INVENTORY, REPORTS)).exists()
