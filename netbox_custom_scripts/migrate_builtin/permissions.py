@@ -21,6 +21,8 @@ from .plan import PlanItem
 __all__ = ('PermissionCopy', 'copy_permission', 'marker', 'plan_permissions', 'unmovable_permission_items')
 
 MAPPED_ACTIONS = ('view', 'run')
+# Fields of a built-in Script a constraint may use, each with an exact counterpart on plugin scripts.
+TRANSLATED_FIELDS = ('name', 'module', 'module_id', 'module__id', 'module__pk', 'module__file_path', 'id', 'pk')
 
 
 def _builtin_types():
@@ -78,6 +80,9 @@ def _translate_alternative(constraint, builtin_names):
     for key, value in constraint.items():
         plural = key.endswith('__in')
         base = key.removesuffix('__in').removesuffix('__exact')
+        if base not in TRANSLATED_FIELDS:
+            raise Untranslatable(_('the field {key!r}, which plugin scripts have no exact counterpart for').format(
+                key=key))
         values = _values(key, value, plural)
         if base == 'name':
             if any(not isinstance(v, str) or '.' in v for v in values):
@@ -89,16 +94,13 @@ def _translate_alternative(constraint, builtin_names):
         elif base == 'module__file_path':
             names = {m.python_name for m in BuiltinModule.objects.filter(file_path__in=[str(v) for v in values])}
             alt.modules = Alternative.narrowed(alt.modules, names)
-        elif base in ('id', 'pk'):
+        else:  # id, pk
             ids = {int(v) for v in values if str(v).isdigit()}
             pairs = {
                 (builtin_names.get(module_id), name)
                 for module_id, name in BuiltinScript.objects.filter(pk__in=ids).values_list('module_id', 'name')
             }
             alt.pairs = Alternative.narrowed(alt.pairs, pairs)
-        else:
-            raise Untranslatable(_('the field {key!r}, which plugin scripts have no exact counterpart for').format(
-                key=key))
     return alt
 
 
@@ -114,11 +116,16 @@ def translate(permission, builtin_names):
     return [_translate_alternative(constraint, builtin_names) for constraint in constraints]
 
 
-def constraints_for_module(alternatives, module_name):
-    """The plugin constraints (a list of OR-ed dicts) equal to `alternatives` on module `module_name`, or None."""
+def constraints_for_module(alternatives, module_name, module_classes):
+    """
+    The plugin constraints (a list of OR-ed dicts) equal to `alternatives` on module `module_name`, whose built-in
+    scripts are `module_classes`; None when they match none of them.
+    """
     result = []
     for alt in alternatives:
         if alt.modules is not None and module_name not in alt.modules:
+            continue
+        if not module_classes or (alt.classes is not None and not alt.classes & module_classes):
             continue
         classes = alt.classes
         if alt.pairs is not None:
@@ -185,7 +192,8 @@ def plan_permissions(plans):
         actions = [action for action in MAPPED_ACTIONS if action in permission.actions]
         dropped = sorted(set(permission.actions) - set(MAPPED_ACTIONS))
         for plan in plans:
-            constraints = constraints_for_module(alternatives, plan.name)
+            module_classes = set(plan.builtin.scripts.values_list('name', flat=True))
+            constraints = constraints_for_module(alternatives, plan.name, module_classes)
             if constraints is None:
                 continue
             copy = PermissionCopy(permission, plan.name, actions, constraints)

@@ -1,0 +1,297 @@
+"""
+Moving a stock installation off the built-in scripts (migrate_builtin): plan, apply, verify, a second apply,
+the migrated scripts' dry runs against stock's, cleanup - and the careless user.
+"""
+import threading
+
+import pytest
+from core.models import Job
+from django.apps import apps
+from django.db import connection
+from extras.models import EventRule
+from extras.models import ScriptModule as BuiltinModule
+from users.models import ObjectPermission, User
+
+from netbox_custom_scripts.choices import ModuleSourceChoices, RunSourceChoices
+from netbox_custom_scripts.execution.loader import get_script_class
+from netbox_custom_scripts.execution.local import run_script_in_transaction
+from netbox_custom_scripts.migrate_builtin import (
+    MigrationRefused,
+    apply_plan,
+    build_plan,
+    cleanup,
+    may_migrate,
+    verify,
+)
+from netbox_custom_scripts.models import EventRuleOwner, Schedule, Script, ScriptModule, ScriptRun
+
+from . import builtin_installation as stock
+from .utils import cli
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def scripts_storage(settings, tmp_path, monkeypatch):
+    """NetBox's `scripts` storage on a directory of this test's own, on sys.path as an installation with helper
+    modules has it (stock NetBox imports `netops_helpers` from there)."""
+    root = tmp_path / 'netbox-scripts'
+    root.mkdir()
+    settings.SCRIPTS_ROOT = str(root)
+    settings.STORAGES = {
+        **settings.STORAGES,
+        'scripts': {'BACKEND': 'extras.storage.ScriptFileSystemStorage', 'OPTIONS': {'allow_overwrite': True}},
+    }
+    monkeypatch.syspath_prepend(str(root))
+    yield root
+    import sys
+
+    sys.modules.pop('netops_helpers', None)
+
+
+@pytest.fixture
+def installation(tmp_path, django_capture_on_commit_callbacks):
+    return stock.build(tmp_path, django_capture_on_commit_callbacks)
+
+
+def row_counts():
+    """Rows of every model of NetBox and the plugin (what a plan must not change)."""
+    return {model._meta.label: model.objects.count() for model in apps.get_models()
+            if model._meta.managed and not model._meta.proxy}
+
+
+def apply(user, capture, **kwargs):
+    with capture(execute=True):
+        return apply_plan(user, **kwargs)
+
+
+def test_plan_changes_nothing_and_says_what_it_would_do(installation):
+    before = row_counts()
+    plan = build_plan(history=True)
+    assert row_counts() == before
+    data = plan.to_dict()
+    assert set(data) == {'items', 'summary', 'can_apply'} and data['can_apply']
+    assert all(set(item) == {'kind', 'builtin', 'builtin_id', 'module', 'action', 'target', 'reason'}
+               for item in data['items'])
+    by_kind = {}
+    for item in plan.items:
+        by_kind.setdefault(item.kind, []).append(item)
+    assert {(i.module, i.action) for i in by_kind['module']} == {
+        ('inventory', 'move'), ('netops_helpers', 'move'), ('cabling', 'move'), ('synced', 'link')}
+    # Helpers first: cabling imports netops_helpers.
+    names = [i.module for i in by_kind['module']]
+    assert names.index('netops_helpers') < names.index('cabling')
+    wide = [i for i in by_kind['permission'] if i.builtin_id == installation.perm_wide.pk]
+    assert [i.action for i in wide] == ['cannot_move'] and 'is_executable' in wide[0].reason
+    [rule] = by_kind['event_rule']
+    assert rule.action == 'repoint' and 'alice' in rule.reason
+    assert sorted(i.action for i in by_kind['schedule']) == ['move', 'move']
+    assert [i.action for i in by_kind['history']] == ['copy']
+
+
+def test_apply_verify_second_apply_and_cleanup(installation, django_capture_on_commit_callbacks):
+    admin = installation.admin
+    result = apply(admin, django_capture_on_commit_callbacks, history=True)
+    assert result.failed == {}, result.failed
+    assert sorted(result.moved) == ['cabling', 'inventory', 'netops_helpers', 'synced']
+
+    # Modules: same names and code; the data-source one on the same data file with the same auto-sync.
+    synced = ScriptModule.objects.get(name='synced')
+    assert synced.source == ModuleSourceChoices.DATA_SOURCE
+    assert synced.data_file_id == installation.synced.data_file_id and synced.auto_sync_enabled
+    assert ScriptModule.objects.get(name='inventory').current_revision.source_code == stock.INVENTORY
+    assert set(Script.objects.values_list('module__name', 'class_name')) == {
+        ('inventory', 'NewSite'), ('inventory', 'Audit'), ('cabling', 'Announce'), ('synced', 'Ping')}
+
+    # Permissions: the same users and groups, pinned to their module, never wider.
+    noc = ObjectPermission.objects.get(name='NOC run (inventory)')
+    assert noc.constraints == {'module__name': 'inventory', 'class_name__in': ['NewSite']}
+    assert list(noc.groups.all()) == [installation.noc] and sorted(noc.actions) == ['run', 'view']
+    carol, alice = installation.carol, installation.alice
+    assert set(Script.objects.restrict(carol, 'run').values_list('class_name', flat=True)) == {'NewSite'}
+    assert set(Script.objects.restrict(alice, 'run').values_list('class_name', flat=True)) == {
+        'NewSite', 'Audit', 'Ping'}
+    assert not ObjectPermission.objects.filter(name__startswith='Executable only (').exists()
+
+    # Event rule: a copy on the plugin's action, owned by its last editor; the original disabled.
+    installation.rule.refresh_from_db()
+    assert not installation.rule.enabled
+    copy = EventRule.objects.get(name='Audit on new site (custom scripts)')
+    assert copy.action_type == 'netbox_custom_scripts.run_script' and copy.enabled
+    assert copy.action_object == Script.objects.get(class_name='Audit')
+    assert copy.action_data == {'commit': True}
+    assert EventRuleOwner.objects.get(event_rule=copy).user == alice
+
+    # Schedules: same time, interval, user, inputs; the built-in jobs gone.
+    assert not Job.objects.filter(pk__in=[installation.interval_job.pk, installation.once_job.pk]).exists()
+    every = Schedule.objects.get(script__class_name='Ping')
+    assert (every.interval, every.user, every.commit) == (60, alice, True)
+    assert every.start_at == installation.interval_job.scheduled
+    once = Schedule.objects.get(script__class_name='NewSite')
+    assert once.inputs == {'site_name': 'later', 'racks': 4} and once.user == installation.admin
+    assert not once.commit and once.start_at == installation.once_job.scheduled
+
+    # History: the finished job as an imported run with its log and output.
+    run = ScriptRun.objects.get(imported_job_id=installation.finished_job.pk)
+    assert run.source == RunSourceChoices.IMPORTED and run.status == 'completed' and run.output == 'audit done'
+    assert [(e.level, e.message) for e in run.log_entries.all()][:2] == [
+        ('warning', '2 sites have no region'), ('failure', 'site X has no tenant')]
+    assert run.commit and run.user == admin and run.completed == installation.finished_job.completed
+
+    report = verify()
+    assert report.ok, report.problems
+
+    before = row_counts()
+    again = apply(admin, django_capture_on_commit_callbacks, history=True)
+    assert again.moved == [] and again.failed == {} and sorted(again.unchanged) == sorted(result.moved)
+    assert row_counts() == before
+    assert {item.action for item in build_plan(history=True).items if item.module} == {'already_done'}
+
+    done = cleanup(admin)
+    assert sorted(done.modules) == ['cabling', 'inventory', 'netops_helpers', 'synced']
+    assert not BuiltinModule.objects.exists() and not EventRule.objects.filter(action_type='script').exists()
+    assert done.kept_permissions == ['Executable only']
+    with pytest.raises(MigrationRefused, match='Nothing to clean up'):
+        cleanup(admin)
+    # The migrated scripts still run after the built-in side is gone, helper import included.
+    announce = run_script_in_transaction(
+        get_script_class(Script.objects.get(class_name='Announce')), {'message': 'hi'}, user=admin, commit=False)
+    assert announce.status == 'completed' and announce.output == 'HI!'
+
+
+def test_each_migrated_script_dry_runs_as_the_builtin_did(installation, django_capture_on_commit_callbacks):
+    admin = installation.admin
+    cases = [
+        ('inventory.py', 'NewSite', {'site_name': 'ams1', 'racks': 3}),
+        ('inventory.py', 'Audit', {}),
+        ('cabling.py', 'Announce', {'message': 'cable cut'}),
+        ('synced.py', 'Ping', {}),
+    ]
+    builtin_results = {}
+    for path, name, data in cases:
+        job = stock.run_builtin(stock.builtin_script(path, name), admin, data, commit=False)
+        builtin_results[name] = job
+    apply(admin, django_capture_on_commit_callbacks)
+    for path, name, data in cases:
+        job = builtin_results[name]
+        module = path[:-3]
+        script = Script.objects.get(module__name=module, class_name=name)
+        run = run_script_in_transaction(get_script_class(script), data, user=admin, commit=False)
+        stock_log = [(line['status'], line['message']) for line in job.data['log']
+                     if 'reverted' not in line['message']]
+        plugin_log = [(e.level, e.message) for e in run.log_entries.all() if 'reverted' not in e.message
+                      and 'rolled back' not in e.message]
+        assert plugin_log[:len(stock_log)] == stock_log, name
+        assert run.output == job.data['output'], name
+        assert job.status == 'completed'
+
+
+def test_a_module_that_fails_part_way_is_left_untouched(installation, django_capture_on_commit_callbacks):
+    # The event rule's action data names an input the script does not have: its copy is refused after the module
+    # and its permissions were already written - all of which must roll back.
+    EventRule.objects.filter(pk=installation.rule.pk).update(action_data={'no_such_input': 1})
+    permissions_before = ObjectPermission.objects.count()
+    result = apply(installation.admin, django_capture_on_commit_callbacks)
+    assert 'inventory' in result.failed and 'no_such_input' in result.failed['inventory']
+    assert sorted(result.moved) == ['cabling', 'netops_helpers', 'synced']
+    assert not ScriptModule.objects.filter(name='inventory').exists()
+    assert not Script.objects.filter(class_name__in=['NewSite', 'Audit']).exists()
+    assert not ObjectPermission.objects.filter(name__endswith='(inventory)').exists()
+    assert ObjectPermission.objects.count() == permissions_before + 1  # alice's, for synced.Ping
+    assert Job.objects.filter(pk=installation.once_job.pk).exists()   # its schedule stays on the built-in
+    installation.rule.refresh_from_db()
+    assert installation.rule.enabled
+    assert not verify().ok
+    with pytest.raises(MigrationRefused, match='verified apply'):
+        cleanup(installation.admin)
+    assert BuiltinModule.objects.count() == 4
+
+
+def test_cleanup_before_verify_is_refused(installation):
+    with pytest.raises(MigrationRefused, match='verified apply'):
+        cleanup(installation.admin)
+    assert BuiltinModule.objects.count() == 4 and installation.rule.enabled
+
+
+def test_only_with_a_typo_changes_nothing(installation, django_capture_on_commit_callbacks):
+    before = row_counts()
+    with pytest.raises(MigrationRefused, match="No built-in script module named 'inventroy'"):
+        apply(installation.admin, django_capture_on_commit_callbacks, only=['inventroy', 'synced'])
+    with pytest.raises(MigrationRefused):
+        build_plan(only=['inventroy'])
+    assert row_counts() == before
+    status, out, err = cli('migrate-builtin', '--apply', '--only', 'inventroy', '--user', 'admin')
+    assert status == 10 and 'inventroy' in err
+    assert row_counts() == before
+
+
+def test_only_moves_just_that_module(installation, django_capture_on_commit_callbacks):
+    result = apply(installation.admin, django_capture_on_commit_callbacks, only=['synced'])
+    assert result.moved == ['synced'] and list(ScriptModule.objects.values_list('name', flat=True)) == ['synced']
+    assert verify(only=['synced']).ok and not verify().ok
+
+
+def test_a_user_without_the_permission_is_refused(installation, django_capture_on_commit_callbacks):
+    before = row_counts()
+    assert not may_migrate(installation.alice) and may_migrate(installation.admin)
+    with pytest.raises(MigrationRefused, match='migrate'):
+        apply(installation.alice, django_capture_on_commit_callbacks)
+    with pytest.raises(MigrationRefused):
+        cleanup(installation.alice)
+    status, out, err = cli('migrate-builtin', '--apply', '--user', 'alice')
+    assert status == 10 and 'may not move' in err
+    assert row_counts() == before
+
+
+def test_the_migrate_action_is_enough(installation, django_capture_on_commit_callbacks):
+    from .utils import make_user
+
+    migrator = make_user('migrator', (ScriptModule, ['migrate']))
+    assert may_migrate(migrator)
+    assert not apply(migrator, django_capture_on_commit_callbacks).failed
+
+
+def test_cli_plan_json_verify_and_exit_statuses(installation):
+    status, out, err = cli('migrate-builtin', '--json')
+    import json
+
+    assert status == 0 and json.loads(out)['can_apply']
+    status, out, err = cli('migrate-builtin', '--verify')
+    assert status == 13 and 'not moved yet' in out
+    status, out, err = cli('migrate-builtin', '--apply')
+    assert status == 10 and '--user' in err
+    status, out, err = cli('migrate-builtin', '--cleanup', '--user', 'admin')
+    assert status == 10 and 'verified apply' in err
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_applies_at_once_move_everything_once(tmp_path):
+    from contextlib import contextmanager
+
+
+    @contextmanager
+    def run_on_commit(execute=True):
+        yield []
+
+    ns = stock.build(tmp_path, run_on_commit)
+    results, errors = [], []
+
+    def worker():
+        try:
+            results.append(apply_plan(User.objects.get(pk=ns.admin.pk)))
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker) for _i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert not errors
+    assert sorted(len(r.moved) for r in results) == [0, 4]
+    assert ScriptModule.objects.count() == 4
+    assert EventRule.objects.filter(name__endswith='(custom scripts)').count() == 1
+    assert ObjectPermission.objects.filter(description__startswith='Moved from built-in').count() == 3
+    assert verify().ok
