@@ -21,6 +21,7 @@ success does what it says) and for the documented outcome in test_permission_sur
 buttons on the pages are in test_permission_surfaces.py; anonymous-user redirects of a few pages also in
 tests/test_views.py, and the upload permission checks in tests/test_module_sources.py.
 """
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -154,6 +155,19 @@ def sync_job_queued(w, before):
 def activation_job_queued(w, before):
     known = [pk for pk, __ in before['jobs']]
     return Job.objects.filter(name__endswith=f'of module {w.data_module.name}').exclude(pk__in=known).exists()
+
+
+def migration_job_queued(w, before):
+    known = [pk for pk, __ in before['jobs']]
+    return Job.objects.filter(name='Move from built-in scripts').exclude(pk__in=known).exists()
+
+
+def migration_job(w):
+    """A finished apply job for the progress pages (made on first use; finished, so it never blocks an apply)."""
+    job, __ = Job.objects.get_or_create(name='Move from built-in scripts', status='completed', defaults={
+        'job_id': uuid.uuid4(), 'queue_name': 'default', 'data': {'only': None, 'history': False, 'result': None},
+    })
+    return job
 
 
 def confirm(pks):
@@ -358,6 +372,25 @@ UI_MATRIX = {
         Case('post', ui(lambda w: f'modules/{w.upload.pk}/delete/'), EA, data=lambda w: {'confirm': 'true'},
              effect=module_gone('upload')),
     ],
+    # Moving the built-in scripts: superusers or the `migrate` action on modules (none of the roles but the admin).
+    'modules/migrate-builtin/': [
+        Case('get', ui(lambda w: 'modules/migrate-builtin/'), A, shows={'admin': ['id="migrate-summary"']}),
+        Case('post', ui(lambda w: 'modules/migrate-builtin/'), A, effect=migration_job_queued),
+    ],
+    'modules/migrate-builtin/verify/': [
+        Case('get', ui(lambda w: 'modules/migrate-builtin/verify/'), A,
+             shows={'admin': ['id="migrate-verify-report"']}),
+    ],
+    'modules/migrate-builtin/cleanup/': [
+        Case('get', ui(lambda w: 'modules/migrate-builtin/cleanup/'), A, ok=(302,)),
+        Case('post', ui(lambda w: 'modules/migrate-builtin/cleanup/'), A, ok=(302,)),
+    ],
+    'modules/migrate-builtin/jobs/<int:pk>/': [
+        Case('get', ui(lambda w: f'modules/migrate-builtin/jobs/{migration_job(w).pk}/'), A),
+    ],
+    'modules/migrate-builtin/jobs/<int:pk>/status/': [
+        Case('get', ui(lambda w: f'modules/migrate-builtin/jobs/{migration_job(w).pk}/status/'), A),
+    ],
 }
 
 #
@@ -520,6 +553,19 @@ API_MATRIX = {
         Case('post', api(lambda w: f'modules/{w.data_module.pk}/activate/'), EA,
              data=lambda w: {'revision': w.data_module.pending_revision.number}, effect=activation_job_queued),
     ],
+    ('migrate_builtin-list', 'get'): [
+        Case('get', api(lambda w: 'migrate-builtin/'), A, shows={'admin': ['"can_apply"']}),
+    ],
+    ('migrate_builtin-list', 'post'): [
+        Case('post', api(lambda w: 'migrate-builtin/'), A, data=lambda w: {}, effect=migration_job_queued),
+    ],
+    ('migrate_builtin-verify', 'get'): [
+        Case('get', api(lambda w: 'migrate-builtin/verify/'), A, shows={'admin': ['"ok"']}),
+    ],
+    # The world has no built-in modules: the admin is let in and told there is nothing to clean up (409).
+    ('migrate_builtin-cleanup', 'post'): [
+        Case('post', api(lambda w: 'migrate-builtin/cleanup/'), A, ok=(409,)),
+    ],
 }
 
 
@@ -651,7 +697,7 @@ def run_cases(world, cases, is_api, capture):
 # One world per area (building it takes a second); each route is a subtest of its own.
 AREAS = ('scripts', 'runs', 'schedules', 'modules')
 API_AREAS = {'api-root': 'scripts', 'script': 'scripts', 'scriptrun': 'runs', 'schedule': 'schedules',
-             'scriptmodule': 'modules'}
+             'scriptmodule': 'modules', 'migrate_builtin': 'modules'}
 
 
 def api_area(endpoint):
