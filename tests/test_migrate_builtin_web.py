@@ -8,6 +8,7 @@ careless one (a typo in a module name, a field the endpoint does not take, a sec
 is for (plan, apply on a real RQ worker, progress, result, verify, cleanup).
 """
 import datetime
+import threading
 import time
 import uuid
 
@@ -16,7 +17,7 @@ from core.choices import JobStatusChoices
 from core.models import Job, ObjectType
 from django.core.files.base import ContentFile
 from django.core.files.storage import storages
-from django.db import transaction
+from django.db import connection, transaction
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -26,8 +27,11 @@ from extras.models import ScriptModule as BuiltinModule
 from rest_framework.test import APIClient
 from users.models import Group, ObjectPermission, Token
 
+from netbox_custom_scripts.choices import ModuleSourceChoices
+from netbox_custom_scripts.execution.modules import save_source
+from netbox_custom_scripts.execution.sources import upload_path
 from netbox_custom_scripts.migrate_builtin import build_plan, verify
-from netbox_custom_scripts.migrate_builtin.job import MigrateBuiltinJob, enqueue_apply
+from netbox_custom_scripts.migrate_builtin.job import MigrateBuiltinJob, MigrationBusy, enqueue_apply
 from netbox_custom_scripts.models import Script, ScriptModule
 
 from .utils import make_user, token_header
@@ -506,3 +510,53 @@ def test_a_user_who_lost_the_right_before_the_worker_ran_moves_nothing(rq_worker
     assert job.status == JobStatusChoices.STATUS_FAILED
     assert 'may not' in job.error
     assert not ScriptModule.objects.filter(name__in=(INVENTORY, REPORTS)).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_module_that_cannot_move_fails_the_job_and_stays_on_the_builtin(rq_worker, installation, admin):
+    # A plugin module already has the name, with other code: moving the built-in one would replace it.
+    save_source(REPORTS, 'from netbox_custom_scripts.scripts import Script\n\n\nclass Other(Script):\n    pass\n',
+                source=ModuleSourceChoices.UPLOAD, file_path=upload_path(REPORTS), user=admin, reject_invalid=True)
+    ui = client_for(admin)
+    plan = ui.get(PAGE).content.decode()
+    assert 'table-danger' in plan
+    ui.post(PAGE, {})
+    job = wait_for_job(migration_jobs().get())
+    assert job.status == JobStatusChoices.STATUS_FAILED
+    assert REPORTS in job.error and INVENTORY not in job.error
+    assert job.data['result']['moved'] == [INVENTORY] and REPORTS in job.data['result']['failed']
+    status = ui.get(job_status_url(job)).content.decode()
+    failed = status[status.index('id="migrate-failed"'):]
+    assert f'<strong>{REPORTS}</strong>' in failed[:failed.index('</td>')]
+    assert 'id="migrate-job-error"' in status
+    # The conflicting plugin module is as it was, the built-in module still there, and verify says what is missing.
+    assert set(ScriptModule.objects.get(name=REPORTS).scripts.values_list('class_name', flat=True)) == {'Other'}
+    assert BuiltinModule.objects.filter(file_path=f'{REPORTS}.py').exists()
+    report = api_for(admin).get(API_VERIFY).json()
+    assert report['ok'] is False and any(REPORTS in problem for problem in report['problems'])
+    assert api_for(admin).post(API_CLEANUP, format='json').status_code == 409
+
+
+@pytest.mark.django_db(transaction=True)
+def test_applies_at_the_same_moment_queue_one_job(installation, admin):
+    """Clicks (or API clients) racing: the lock spans the check and the commit, so all but one are refused."""
+    clicks = 8
+    barrier = threading.Barrier(clicks)
+    outcomes = []
+
+    def click():
+        try:
+            barrier.wait(timeout=10)
+            outcomes.append(('queued', enqueue_apply(admin).pk))
+        except MigrationBusy as exc:
+            outcomes.append(('refused', str(exc)))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=click) for __ in range(clicks)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(kind for kind, __ in outcomes) == ['queued'] + ['refused'] * (clicks - 1), outcomes
+    assert migration_jobs().count() == 1
