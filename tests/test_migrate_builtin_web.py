@@ -281,6 +281,13 @@ class TestPlan:
         assert 'id="migrate-error"' in page and 'wmig_inventroy' in page
         assert 'id="migrate-apply"' not in page
 
+    def test_a_bad_history_value_is_an_error_on_the_page_and_queues_nothing(self, installation, admin):
+        page = client_for(admin).get(PAGE, {'history': 'maybe'}).content.decode()
+        assert 'id="migrate-error"' in page and 'id="migrate-apply"' not in page
+        response = client_for(admin).post(PAGE, {'history': 'maybe'}, follow=True)
+        assert 'Nothing was queued' in response.content.decode()
+        assert not migration_jobs().exists()
+
     def test_api_plan_is_the_cores_plan(self, installation, admin):
         api = api_for(admin)
         response = api.get(API)
@@ -458,6 +465,15 @@ def test_apply_verify_cleanup_through_the_page_on_a_worker(rq_worker, installati
     module = ScriptModule.objects.get(name=INVENTORY)
     assert set(module.scripts.values_list('class_name', flat=True)) == {'Greet', 'Count'}
     assert not ScriptModule.objects.filter(name=REPORTS).exists()
+
+    # Its permission and event rule came with it: the group may run the plugin's Greet, the rule runs it.
+    assert job.data['result']['counts']['permissions'] == 1
+    assert job.data['result']['counts']['event_rules'] == 1
+    group_permission = ObjectPermission.objects.filter(
+        groups=installation['group'], object_types=ObjectType.objects.get_for_model(Script)).get()
+    assert set(group_permission.actions) == {'view', 'run'}
+    installation['rule'].refresh_from_db()
+    assert not installation['rule'].enabled  # the original is kept, disabled, until cleanup
 
     # Progress and result are on the job, and on the page.
     assert job.data['result']['moved'] == [INVENTORY]
