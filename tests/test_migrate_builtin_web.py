@@ -485,6 +485,9 @@ def test_apply_verify_cleanup_through_the_page_on_a_worker(rq_worker, installati
     assert 'hx-trigger' not in status  # polling stops once it is done
     assert 'id="migrate-result"' in status and INVENTORY in status
     assert 'id="migrate-verify-after"' in status
+    # Who the copied event rule runs as (its owner) is said on the page.
+    owners = status[status.index('id="migrate-owners"'):]
+    assert installation['rule'].name in owners[:owners.index('</td>')]
     page = ui.get(job_url(job)).content.decode()
     assert 'Completed' in page and 'id="migrate-progress"' in page
 
