@@ -44,6 +44,9 @@ class CustomScriptsConfig(PluginConfig):
         # Seconds a run may go on after its time limit passed or it was cancelled (a script that catches the
         # interruption) before it is stopped hard: its database session ended, its work-horse killed.
         'stop_grace_period': 10,
+        # True: what NetBox tolerates in a script's Meta and variables (an unknown option, a field_order entry that
+        # is not a variable, a class left out) stops the module at load, instead of being shown as a warning.
+        'strict_meta': False,
     }
 
     def ready(self):
@@ -80,8 +83,9 @@ def validate_settings(settings):
         value = settings[key]
         if value is not None and (type(value) is not int or value < 1):
             fail(key, 'a positive integer or None')
-    if not isinstance(settings['commit_requires_permission'], bool):
-        fail('commit_requires_permission', 'True or False')
+    for key in ('commit_requires_permission', 'strict_meta'):
+        if not isinstance(settings[key], bool):
+            fail(key, 'True or False')
     for key in ('max_module_size', 'max_file_size'):
         if type(settings[key]) is not int or settings[key] < 1:
             fail(key, 'a positive integer (bytes)')

@@ -66,7 +66,7 @@ BAD_META = textwrap.dedent("""\
 
     class BadMeta(Script):
         class Meta:
-            job_timeout = 'soon'
+            max_runtime = 'soon'  # the plugin's own options are checked strictly
 
         def run(self, data, commit):
             pass
@@ -231,7 +231,7 @@ def test_the_size_of_an_upload_is_checked_before_it_is_read(scripts_storage):
 @pytest.mark.parametrize('source, expected', [
     (SYNTAX_ERROR, 'Syntax error'),
     (IMPORT_ERROR, "Import failed: ModuleNotFoundError: No module named 'no_such_module_anywhere'"),
-    (BAD_META, 'Meta.job_timeout'),
+    (BAD_META, 'Meta.max_runtime'),
 ], ids=['syntax-error', 'import-error', 'bad-meta'])
 def test_a_module_that_does_not_import_is_refused_with_its_line(scripts_storage, commit, source, expected):
     line = {SYNTAX_ERROR: 4, IMPORT_ERROR: 3, BAD_META: 4}[source]
@@ -493,7 +493,7 @@ def test_ui_upload_of_a_file_and_of_typed_source(scripts_storage, commit):
     ({'name': 'evil.py', 'source_code': GREET}, 'name', 'without ".py"'),
     ({'source_code': GREET}, 'name', 'Give the module a name'),
     ({'name': 'broken', 'source_code': SYNTAX_ERROR}, 'source_code', '(line 4)'),
-    ({'name': 'broken', 'source_code': BAD_META}, 'source_code', 'Meta.job_timeout'),
+    ({'name': 'broken', 'source_code': BAD_META}, 'source_code', 'Meta.max_runtime'),
     ({'upload_file': ('evil.py.exe', GREET)}, 'upload_file', 'ending in ".py"'),
     ({'upload_file': ('broken.py', IMPORT_ERROR)}, 'upload_file', '(line 3)'),
     ({'upload_file': ('latin.py', '# café'.encode('latin-1'))}, 'upload_file', 'not UTF-8'),

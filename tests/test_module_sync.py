@@ -118,7 +118,7 @@ def test_broken_module_is_recorded_with_its_line_and_others_still_load(tmp_path)
     assert ScriptModule.objects.get(name='greetings').is_runnable
 
 
-def test_bad_meta_is_rejected_with_the_reason(tmp_path):
+def test_meta_netbox_tolerates_loads_with_the_reason_as_warnings(tmp_path):
     write(tmp_path, 'badmeta.py', """
         from netbox_custom_scripts.scripts import Script, StringVar
 
@@ -132,10 +132,13 @@ def test_bad_meta_is_rejected_with_the_reason(tmp_path):
     """)
     sync_directory(root=str(tmp_path))
     module = ScriptModule.objects.get(name='badmeta')
-    assert module.status == ModuleStatusChoices.ERROR
-    assert 'Meta.job_timeout' in module.error
-    assert 'Meta.notifications_default must be one of always, on_failure, never' in module.error
-    assert "Meta.field_order names 'nonexistent'" in module.error
+    # As on NetBox, it loads; its runs are refused until the timeout and notifications are fixed.
+    assert module.status == ModuleStatusChoices.OK
+    warnings = module.scripts.get().warnings
+    assert len(warnings) == 3
+    assert warnings[0].startswith("Meta.job_timeout 'soon' is not a positive number of seconds")
+    assert warnings[1].startswith("Meta.notifications_default 'sometimes' is not one of always, on_failure, never")
+    assert warnings[2] == "Meta.field_order names 'nonexistent', which is not a variable: ignored"
 
 
 def test_removed_file_marks_module_missing(tmp_path):
@@ -194,7 +197,7 @@ def test_invalid_file_names_are_skipped_with_a_reason(tmp_path):
     assert list(ScriptModule.objects.values_list('name', flat=True)) == ['ok']
 
 
-def test_a_variable_named_like_a_meta_option_is_reported_not_a_crash(tmp_path):
+def test_a_variable_named_like_a_meta_option_is_an_ordinary_variable(tmp_path):
     write(tmp_path, 'shadow.py', """
         from netbox_custom_scripts.scripts import Script, StringVar
 
@@ -207,5 +210,8 @@ def test_a_variable_named_like_a_meta_option_is_reported_not_a_crash(tmp_path):
     write(tmp_path, 'fine.py', HELLO)
     result = sync_directory(root=str(tmp_path))
     shadow = ScriptModule.objects.get(name='shadow')
-    assert shadow.status == ModuleStatusChoices.ERROR and "'name'" in shadow.error
+    # As on NetBox (tests/test_compat_names.py): the script keeps its own name.
+    assert shadow.status == ModuleStatusChoices.OK
+    assert shadow.scripts.get().name == 'Shadow'
+    assert [variable['name'] for variable in shadow.scripts.get().variables] == ['name']
     assert 'fine' in result.created and ScriptModule.objects.get(name='fine').is_runnable

@@ -1,8 +1,9 @@
 """
 The Script class authors subclass (netbox_custom_scripts.scripts / extras.scripts inside a module):
 
-- Meta options read with their defaults; Script.validate_definition() rejects every invalid value at module load,
-  with the reason, and variables named like Script attributes or run parameters;
+- Meta options read with their defaults; Script.validate_definition() rejects every invalid value of the plugin's
+  own options at module load, with the reason, and variables named like what NetBox's Script itself needs or run
+  parameters; what NetBox tolerates is returned as warnings (tests/test_compat_meta.py has the modules);
 - variable order: declaration order (base classes first, a redefined variable keeping its place), Meta.field_order,
   Meta.fieldsets winning over it, the "Script Execution Parameters" group appended;
 - module attributes `name` and `script_order` (then the rest alphabetically by name), what counts as a script;
@@ -27,7 +28,7 @@ from netbox_custom_scripts.models import Script as ScriptRecord
 from netbox_custom_scripts.models import ScriptModule
 from netbox_custom_scripts.scripting import ScriptDefinitionError
 from netbox_custom_scripts.scripting.log import LogLevel
-from netbox_custom_scripts.scripting.script import reserved_names
+from netbox_custom_scripts.scripting.script import check_definition, reserved_names
 from netbox_custom_scripts.scripts import (
     AbortScript,
     BaseScript,
@@ -87,62 +88,74 @@ def test_every_meta_option_is_read():
 
 
 @pytest.mark.parametrize('meta, reason', [
-    ({'name': 5}, 'Meta.name must be a string (found 5)'),
-    ({'description': ['x']}, 'Meta.description must be a string'),
-    ({'commit_default': 'yes'}, "Meta.commit_default must be True or False (found 'yes')"),
-    ({'scheduling_enabled': 1}, 'Meta.scheduling_enabled must be True or False'),
     ({'hidden': None}, 'Meta.hidden must be True or False'),
     ({'singleton': 'no'}, 'Meta.singleton must be True or False'),
-    ({'job_timeout': 'soon'}, "Meta.job_timeout must be a positive number of seconds or a duration such as '30m' "
-                              "(found 'soon')"),
-    ({'job_timeout': 0}, 'Meta.job_timeout must be a positive number'),
-    ({'job_timeout': -5}, 'Meta.job_timeout must be a positive number'),
-    ({'job_timeout': True}, 'Meta.job_timeout must be a positive number'),
-    ({'job_timeout': [60]}, 'Meta.job_timeout must be a positive number'),
-    ({'notifications_default': 'sometimes'},
-     "Meta.notifications_default must be one of always, on_failure, never (found 'sometimes')"),
+    ({'approval_required': 'yes'}, "Meta.approval_required must be True or False (found 'yes')"),
     ({'queue': 'nonexistent'},
      "Meta.queue 'nonexistent' is not an RQ queue of this NetBox (known: default, high, low)"),
-    ({'field_order': 'a'}, 'Meta.field_order must be a list or tuple of variable names'),
-    ({'field_order': ('a', 'zz')}, "Meta.field_order names 'zz', which is not a variable"),
-    ({'field_order': ('a', 'a')}, "Meta.field_order lists 'a' more than once"),
     ({'sensitive_variables': ('pw',)}, "Meta.sensitive_variables names 'pw', which is not a variable"),
     ({'sensitive_variables': 'a'}, 'Meta.sensitive_variables must be a list or tuple of variable names'),
-    ({'fieldsets': ('a', 'b')}, 'Meta.fieldsets must be a sequence of (title, (variable, ...)) pairs'),
-    ({'fieldsets': (('Group', 'a'),)}, 'Meta.fieldsets must be a sequence of (title, (variable, ...)) pairs'),
-    ({'fieldsets': ((None, ('a',)),)}, 'Meta.fieldsets must be a sequence of (title, (variable, ...)) pairs'),
-    ({'fieldsets': (('One', ('a',)), ('Two', ('a', 'nope')))}, "Meta.fieldsets names 'nope', which is not a variable"),
-    ({'fieldsets': (('One', ('a',)), ('Two', ('a',)))}, "Meta.fieldsets lists 'a' more than once"),
     ({'object_types': 'dcim.site'}, 'Meta.object_types must be a sequence of "app_label.model" names'),
     ({'object_types': ('site',)}, 'Meta.object_types must be a sequence of "app_label.model" names'),
     ({'object_types': ('dcim.sites',)}, "Meta.object_types names 'dcim.sites', which is not a model of this NetBox"),
-    ({'commit_defualt': False}, 'unknown Meta option(s): commit_defualt (known: name, description'),
 ])
-def test_invalid_meta_is_rejected_with_the_reason(meta, reason):
+def test_invalid_plugin_meta_is_rejected_with_the_reason(meta, reason):
     errors = definition_errors(meta, a=StringVar())
     assert any(error.startswith(reason) for error in errors), errors
 
 
+@pytest.mark.parametrize('meta, warning', [
+    ({'name': 5}, "Meta.name should be a string (found 5): 'Example' is shown"),
+    ({'description': ['x']}, 'Meta.description should be a string'),
+    ({'commit_default': 'yes'}, "Meta.commit_default should be True or False (found 'yes'); like NetBox, the plugin "
+                                'takes it as True'),
+    ({'scheduling_enabled': 0}, 'Meta.scheduling_enabled should be True or False (found 0); like NetBox, the plugin '
+                                'takes it as False'),
+    ({'job_timeout': 'soon'}, "Meta.job_timeout 'soon' is not a positive number of seconds or a duration such as "
+                              "'30m': runs are refused until it is fixed, as on NetBox"),
+    ({'job_timeout': 0}, 'Meta.job_timeout 0 is not a positive number'),
+    ({'job_timeout': -5}, 'Meta.job_timeout -5 is not a positive number'),
+    ({'job_timeout': [60]}, 'Meta.job_timeout [60] is not a positive number'),
+    ({'notifications_default': 'sometimes'},
+     "Meta.notifications_default 'sometimes' is not one of always, on_failure, never: runs that do not choose"),
+    ({'field_order': 'a'}, "Meta.field_order should be a list or tuple of variable names (found 'a'): ignored"),
+    ({'field_order': ('a', 'zz')}, "Meta.field_order names 'zz', which is not a variable: ignored"),
+    ({'field_order': ('a', 'a')}, "Meta.field_order lists 'a' more than once: the first counts"),
+    ({'fieldsets': ('a', 'b')}, 'Meta.fieldsets should be a sequence of (title, (variable, ...)) pairs: ignored'),
+    ({'fieldsets': (('Group', 'a'),)}, 'Meta.fieldsets should be a sequence of (title, (variable, ...)) pairs'),
+    ({'fieldsets': ((None, ('a',)),)}, 'Meta.fieldsets should be a sequence of (title, (variable, ...)) pairs'),
+    ({'fieldsets': (('One', ('a',)), ('Two', ('a', 'nope')))},
+     "Meta.fieldsets names 'nope', which is not a variable: left out"),
+    ({'fieldsets': (('One', ('a',)), ('Two', ('a',)))}, "Meta.fieldsets lists 'a' more than once"),
+    ({'commit_defualt': False}, 'unknown Meta option(s) ignored, as NetBox ignores them: commit_defualt (known: '
+                                'name, description'),
+])
+def test_meta_netbox_tolerates_is_a_warning_not_an_error(meta, warning):
+    warnings = script_with(meta, a=StringVar()).validate_definition()
+    assert any(str(w).startswith(warning) for w in warnings), warnings
+
+
 def test_every_problem_is_listed_at_once():
-    errors = definition_errors({'job_timeout': 'x', 'hidden': 'x'}, a=StringVar(), name=StringVar())
-    assert len(errors) == 3
+    errors = definition_errors({'singleton': 'x', 'hidden': 'x', 'job_timeout': 'x'}, a=StringVar(),
+                               run=StringVar())
+    assert len(errors) == 3  # the job_timeout is a warning
 
 
 @pytest.mark.parametrize('name', [
-    'name', 'description', 'field_order', 'commit_default', 'job_timeout', 'module', 'full_name', 'run', 'clean',
-    'log_info', 'log_failure', 'progress', 'save_file', 'load_yaml', 'request', 'event', 'output', 'failed',
-    'logger', 'messages', 'tests', 'test_method_names', '_commit', '_schedule_at', '_interval', '_cron',
-    '_notifications', '_queue', 'approval_required', 'run_mode', 'rate_limit', 'allowed_queues',
+    'run', 'pre_run', 'post_run', 'run_tests', 'log_info', 'log_failure', '_log', '_get_vars', 'get_fieldsets',
+    'as_form', 'validate_meta', 'get_job_data', '_commit', '_schedule_at', '_interval', '_cron', '_notifications',
+    '_queue',
 ])
-def test_variables_may_not_shadow_script_attributes(name):
-    errors = definition_errors(**{name: StringVar()})
-    assert errors == [f'variable {name!r} clashes with a reserved Script attribute or run parameter; rename it']
+def test_variables_may_not_replace_what_netboxs_script_needs(name):
+    check = check_definition(script_with(**{name: StringVar()}))
+    assert (check.errors, check.warnings) == ([], [])
+    assert len(check.unusable) == 1 and repr(name) in check.unusable[0]
     assert name in reserved_names()
 
 
-def test_query_params_references_must_name_variables():
-    errors = definition_errors(site=ObjectVar(model=Site, query_params={'region_id': '$regoin'}))
-    assert errors == ['site: query_params refers to $regoin, which is not a variable']
+def test_query_params_references_to_no_variable_are_a_warning():
+    warnings = script_with(site=ObjectVar(model=Site, query_params={'region_id': '$regoin'})).validate_definition()
+    assert warnings == ['site: query_params refers to $regoin, which is not a variable: that filter is left out']
 
 
 # Variable order and form layout
@@ -249,7 +262,7 @@ def test_module_name_and_script_order(tmp_path):
 
 
 @pytest.mark.django_db
-def test_invalid_definitions_stop_the_module_at_load(tmp_path):
+def test_invalid_plugin_options_stop_the_module_at_load(tmp_path):
     write(tmp_path, 'bad.py', """
         from extras.scripts import Script, StringVar
 
@@ -257,14 +270,17 @@ def test_invalid_definitions_stop_the_module_at_load(tmp_path):
         class Bad(Script):
             class Meta:
                 queue = 'nowhere'
+                singleton = 'yes'
 
-            request = StringVar()
+            request = StringVar()  # a name NetBox leaves free
     """)
     sync_directory(root=str(tmp_path))
     module = ScriptModule.objects.get(name='bad')
     assert module.status == ModuleStatusChoices.ERROR
-    assert "Bad: Meta.queue 'nowhere' is not an RQ queue" in module.error
-    assert "variable 'request' clashes with a reserved Script attribute" in module.error
+    assert module.error.startswith('Bad: ')
+    assert "Meta.queue 'nowhere' is not an RQ queue" in module.error
+    assert "Meta.singleton must be True or False (found 'yes')" in module.error
+    assert 'request' not in module.error
 
 
 # Logging
@@ -436,7 +452,10 @@ def data_tree(tmp_path):
 
 
 def reader(root, module_dir='branches'):
-    return type('Reader', (Script,), {'data_root': str(root), 'module_dir': module_dir})()
+    # What the loader records on a class it loaded (see execution/loader.py).
+    return type('Reader', (Script,), {
+        '_custom_scripts_loaded_from': {'module': 'branches', 'data_root': str(root), 'module_dir': module_dir},
+    })()
 
 
 def test_data_files_next_to_the_module(data_tree):
@@ -567,5 +586,8 @@ def test_a_module_with_an_invalid_name_is_reported_not_fatal(tmp_path):
             pass
     """)
     result = sync_directory(root=str(tmp_path))
-    assert result.errors == {'badname': 'Second: Meta.name must be a string (found 5)'}
+    assert result.errors == {}  # NetBox shows such a module; so does the plugin, saying what to fix
+    second = ScriptRecord.objects.get(module__name='badname', class_name='Second')
+    assert second.name == 'Second'
+    assert second.warnings == ["Meta.name should be a string (found 5): 'Second' is shown"]
     assert ScriptModule.objects.get(name='good').status == ModuleStatusChoices.OK

@@ -6,7 +6,7 @@ This is the only module that enqueues jobs; adapters call these functions and ne
 import datetime
 
 from django.contrib.auth import get_user_model
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -15,6 +15,7 @@ from django_pg_utils import advisory_lock
 from ..choices import RunStatusChoices
 from ..jobs import ActivateRevisionJob, RunScriptJob, SyncModulesJob
 from ..models import Script, ScriptRun
+from ..scripting.script import check_run_options, report_test_names, script_options, secret_variable_names
 from .audit import change_logging
 from .cron import cron_errors, interval_errors
 from .errors import RunRefused
@@ -93,7 +94,7 @@ def check_schedule(script_class, schedule_at, interval, cron, secrets, recurring
     """Scheduling rules: allowed by the script, no secrets, a future time (a schedule may have started already)."""
     errors = {}
     if schedule_at or interval or cron:
-        if not script_class.scheduling_enabled:
+        if not script_options(script_class).scheduling_enabled:
             raise InputError({'schedule_at': [_('Scheduling is disabled for this script.')]})
         if secrets:
             raise InputError({'cron' if cron else 'interval' if interval else 'schedule_at': [
@@ -146,14 +147,23 @@ def submit_run(script, *, user, data=None, files=None, commit=None, source, http
         raise RunRefused(_('Script {name} no longer exists in its module.').format(name=script.full_name))
     script_class = get_script_class(script)
     if health_check:
-        if not script_class.test_method_names() and not companion_tests(script):
+        if not report_test_names(script_class) and not companion_tests(script):
             raise RunRefused(_('{name} has no tests (test_* methods) to run.').format(name=script.full_name))
         inputs, commit = ValidatedInputs(cleaned={}, stored={}), False
     else:
         inputs = validate_inputs(script_class, data, files, user=user)
     check_schedule(script_class, schedule_at, interval, cron, inputs.secrets)
-    commit = script_class.commit_default if commit is None else bool(commit)
-    notifications = notifications or script_class.notifications_default
+    # Options through script_options(): a variable may be named `commit_default` or `singleton`, as on NetBox.
+    options = script_options(script_class)
+    try:
+        # As NetBox refuses to queue it: a Meta.job_timeout it cannot use, an unknown notifications_default.
+        check_run_options(script_class, notifications=notifications or None)
+    except ValidationError as exc:
+        raise RunRefused(_('{name} cannot run until its Meta is fixed: {problems}').format(
+            name=script.full_name, problems=' '.join(exc.messages)
+        ))
+    commit = options.commit_default if commit is None else bool(commit)
+    notifications = notifications or options.notifications_default
     plan = apply_policy(
         script, script_class, user=user, source=source, commit=commit, queue=queue,
         approved=approval_of is not None or health_check,  # a health check never writes: no policy to apply
@@ -174,7 +184,7 @@ def submit_run(script, *, user, data=None, files=None, commit=None, source, http
         raise RunRefused(_('A run cannot execute in this process inside an open transaction; queue it instead.'))
     # The lock spans the commit, so two submissions cannot both pass the singleton check.
     with advisory_lock(f'netbox_custom_scripts.script-{script.pk}'), transaction.atomic():
-        if script_class.singleton and not schedule_at:
+        if options.singleton and not schedule_at:
             busy = ScriptRun.objects.filter(
                 script=script, status__in=(RunStatusChoices.PENDING, RunStatusChoices.RUNNING)
             ).order_by('pk').first()
@@ -247,7 +257,7 @@ def record_refused_run(script, *, user, source, reason, event=None, inputs=None)
 
 
 def _enqueue(run, script, user, secrets, files, http_request, script_class, schedule_at, immediate):
-    secret_fields = tuple(script_class.secret_variable_names())
+    secret_fields = tuple(secret_variable_names(script_class))
     file_payload = [
         (name, upload.name, upload.read(), getattr(upload, 'content_type', None))
         for name, upload in (files or {}).items()
@@ -292,7 +302,7 @@ def rerun(run, *, user, source, commit=None, data=None, files=None, http_request
         return submit_run(run.script, user=user, source=source, http_request=http_request, immediate=immediate,
                           on_created=on_created, rerun_of=run, health_check=True)
     script_class = get_script_class(run.script)
-    secret_names = script_class.secret_variable_names()
+    secret_names = secret_variable_names(script_class)
     inputs = {name: value for name, value in run.inputs.items() if name not in secret_names}
     missing_files = [
         name for name, var in script_class._get_vars().items()

@@ -18,7 +18,7 @@ from django.utils.datastructures import MultiValueDict
 from django.utils.translation import gettext as _
 from netbox.registry import registry
 
-from ..scripting.script import EXECUTION_PARAMETERS
+from ..scripting.script import EXECUTION_PARAMETERS, run_clean_hook, script_options, secret_variable_names
 from ..scripting.variables import FileVar, MultiChoiceVar, MultiObjectVar, ObjectVar
 
 __all__ = (
@@ -67,8 +67,8 @@ class ValidatedInputs:
 def visible_variables(script_class):
     """The variables the form shows: those listed in Meta.fieldsets, if set; otherwise all of them."""
     variables = script_class._get_vars()
-    if script_class.fieldsets:
-        listed = [name for _title, names in script_class.fieldsets for name in names]
+    if fieldsets := script_options(script_class).fieldsets:
+        listed = [name for _title, names in fieldsets for name in names]
         return {name: variables[name] for name in listed if name in variables}
     return variables
 
@@ -138,7 +138,7 @@ class ScriptInputForm(forms.Form):
         Error messages never repeat a secret value: a secret variable's own errors say only what kind of problem it
         is, and any submitted secret value quoted by another message (the script's clean(), say) is masked.
         """
-        secret_names = self.script_class.secret_variable_names()
+        secret_names = secret_variable_names(self.script_class)
         values = set()
         for name in secret_names:
             raw = self._raw_value(name) if name in self.fields else None
@@ -234,7 +234,7 @@ class ScriptInputForm(forms.Form):
         }
         script = self.script_class()
         try:
-            script.clean(data)
+            run_clean_hook(script, data)  # skipped when `clean` is one of the script's variables
         except ValidationError as exc:
             if hasattr(exc, 'error_dict'):
                 for name, errors in exc.error_dict.items():
@@ -272,7 +272,7 @@ def _secret_field(field):
 
 def build_form(script_class, data=None, files=None, initial=None, user=None, prefix=None):
     """The input form of a script: its visible variables, in form order; secret ones never render their value."""
-    secret_names = script_class.secret_variable_names()
+    secret_names = secret_variable_names(script_class)
     fields = {
         name: _secret_field(var.as_field()) if name in secret_names else var.as_field()
         for name, var in visible_variables(script_class).items()
@@ -346,7 +346,7 @@ def validate_inputs(script_class, raw=None, files=None, user=None, strict=True):
             name: [error['message'] for error in errors] for name, errors in form.errors.get_json_data().items()
         })
     cleaned = form.script_data
-    secret_names = script_class.secret_variable_names()
+    secret_names = secret_variable_names(script_class)
     stored, secrets = {}, {}
     for name, var in variables.items():
         value = cleaned[name]
@@ -361,7 +361,7 @@ def validate_inputs(script_class, raw=None, files=None, user=None, strict=True):
 
 def form_initial_from_inputs(script_class, stored):
     """Initial form values from a run's stored inputs (re-run): secrets and files are left for the user to enter."""
-    secret_names = script_class.secret_variable_names()
+    secret_names = secret_variable_names(script_class)
     initial = {}
     for name, var in script_class._get_vars().items():
         if name in secret_names or isinstance(var, FileVar) or name not in stored:

@@ -21,9 +21,11 @@ import traceback
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.utils.translation import gettext as _
 
-from ..scripting import Script, ScriptDefinitionError
+from ..scripting import BaseScript, Script
+from ..scripting.script import _LOADED_FROM, check_definition, script_options
 from .errors import RunRefused
 
 __all__ = (
@@ -64,6 +66,10 @@ class LoadedModule:
     display_name: str
     scripts: list                                   # Script classes, in list order
     dependencies: dict = field(default_factory=dict)  # other registered modules it imported: name -> content hash
+    # What NetBox tolerates but a script author should fix: module-level (classes left out, none found) and per
+    # Script class name.
+    warnings: list = field(default_factory=list)
+    script_warnings: dict = field(default_factory=dict)
 
 
 # name -> LoadedModule; one entry per module name, replaced when its content changes
@@ -192,7 +198,7 @@ def _error_line(exc, filename):
 
 
 def _find_scripts(module):
-    """The runnable Script classes of a module: script_order first, then the rest alphabetically by name."""
+    """The Script classes of a module: script_order first, then the rest alphabetically by name."""
     found = {}
     for attr in vars(module).values():
         if isinstance(attr, type) and issubclass(attr, Script) and attr is not Script:
@@ -201,12 +207,53 @@ def _find_scripts(module):
     for cls in getattr(module, 'script_order', ()) or ():
         if isinstance(cls, type) and cls.__name__ in found and cls not in ordered:
             ordered.append(cls)
-    # Sorted by Meta.name read directly: a (forbidden, later reported) variable called `name` shadows cls.name.
+    # By Meta name, read through script_options(): a variable called `name` must not change the order.
     rest = sorted(
         (cls for cls in found.values() if cls not in ordered),
-        key=lambda cls: (str(getattr(cls.Meta, 'name', None) or cls.__name__).lower(), cls.__name__),
+        key=lambda cls: (script_options(cls).name.lower(), cls.__name__),
     )
     return ordered + rest
+
+
+_NETBOX_SCRIPT_CLASSES = ('BaseScript', 'Script', 'Report')
+
+
+def _netbox_base(cls):
+    """The first class of NetBox's own script API (extras.scripts / extras.reports) that `cls` derives from."""
+    for base in inspect.getmro(cls):
+        if base.__module__ in ('extras.scripts', 'extras.reports') and base.__name__ in _NETBOX_SCRIPT_CLASSES:
+            return base
+    return None
+
+
+def _unlisted_class_warnings(module, qualified, has_scripts):
+    """
+    Why classes that look like scripts are not listed: ones derived from NetBox's own Report or Script classes
+    always (they are meant to run), helper bases (BaseScript only) when the module has no script at all.
+    """
+    warnings = []
+    for attr in vars(module).values():
+        if not isinstance(attr, type) or attr.__module__ != qualified or issubclass(attr, Script):
+            continue
+        base = _netbox_base(attr)
+        if base is not None and base.__name__ == 'Report':
+            warnings.append(_(
+                "class {name} derives from Report (extras.reports), NetBox's legacy report class, which this "
+                'plugin does not run (and NetBox 5.0 removes): derive it from Script (from extras.scripts import '
+                'Script) and swap the arguments of its log_success/log_info/log_warning/log_failure calls (Report '
+                'takes (obj, message), Script takes (message, obj)); its test_* methods then run as a report did'
+            ).format(name=attr.__name__))
+        elif base is not None:
+            warnings.append(_(
+                "class {name} derives from NetBox's own extras.scripts.{base}, imported in a way the plugin does not "
+                'redirect (such as "from extras import scripts"): import it with "from extras.scripts import {base}"'
+            ).format(name=attr.__name__, base=base.__name__))
+        elif not has_scripts and issubclass(attr, BaseScript) and attr is not BaseScript:
+            warnings.append(_(
+                'class {name} derives from BaseScript only, which is for shared bases and is never listed: derive it '
+                'from Script to run it'
+            ).format(name=attr.__name__))
+    return warnings
 
 
 def import_module_source(name, source, content_hash, *, is_package=False, data_root=None, module_dir=''):
@@ -245,30 +292,49 @@ def import_module_source(name, source, content_hash, *, is_package=False, data_r
 
         module_name = getattr(module, 'name', None)
         display_name = module_name if isinstance(module_name, str) and module_name else name
-        scripts = _find_scripts(module)
-        errors = []
-        for cls in scripts:
+        candidates = _find_scripts(module)
+        strict = settings.PLUGINS_CONFIG.get('netbox_custom_scripts', {}).get('strict_meta', False)
+        errors, warnings, scripts, script_warnings = [], [], [], {}
+        for cls in candidates:
             if cls.__module__ == qualified:
-                cls._module_name = name
-                cls.data_root = data_root
-                cls.module_dir = module_dir
-            try:
-                cls.validate_definition()
-            except ScriptDefinitionError as exc:
-                errors.append(f'{cls.__name__}: {exc}')
+                setattr(cls, _LOADED_FROM, {'module': name, 'data_root': data_root, 'module_dir': module_dir})
+            check = check_definition(cls)
+            # The plugin's own options are checked strictly; with strict_meta, what NetBox tolerates is refused too.
+            refused = [*check.errors, *(check.warnings if strict else ())]
+            if refused:
+                errors.append(f'{cls.__name__}: {"; ".join(map(str, refused))}')
+            elif check.unusable:
+                warnings.append(_('class {name} could not be used because {reasons}').format(
+                    name=cls.__name__, reasons='; '.join(map(str, check.unusable))
+                ))
+            else:
+                scripts.append(cls)
+                script_warnings[cls.__name__] = [str(warning) for warning in check.warnings]
+        if strict and warnings:
+            errors.extend(warnings)
         if errors:
-            line = _class_line(scripts, errors)  # while the module's source is still registered
+            line = _class_line(candidates, errors)  # while the module's source is still registered
             _restore(qualified, previous)
             raise ModuleLoadError('; '.join(errors), line)
+        warnings.extend(_unlisted_class_warnings(module, qualified, bool(candidates)))
+        if not scripts:
+            warnings.append(
+                _('no usable Script classes: every Script class of this module is left out (see above)') if candidates
+                else _('no Script subclasses found, so this module lists no scripts (fine for a helper module that '
+                       'other modules import)')
+            )
 
-        loaded = LoadedModule(name, content_hash, module, display_name, scripts, dependencies)
+        loaded = LoadedModule(
+            name, content_hash, module, display_name, scripts, dependencies, [str(w) for w in warnings],
+            script_warnings,
+        )
         _cache[name] = loaded
         return loaded
 
 
 def _class_line(scripts, errors):
-    # Point at the first class whose definition was rejected.
-    failing = {error.split(':', 1)[0] for error in errors}
+    # Point at the first class whose definition was rejected ("Name: ..." or "class Name could not be used ...").
+    failing = {error.split(':', 1)[0].removeprefix('class ').split(' ')[0] for error in errors}
     for cls in scripts:
         if cls.__name__ in failing:
             try:

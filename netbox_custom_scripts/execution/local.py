@@ -10,6 +10,7 @@ from django.utils.translation import gettext as _
 
 from ..choices import RunSourceChoices, RunStatusChoices
 from ..models import Script, ScriptRun
+from ..scripting.script import script_full_name, script_module_name
 from .dispatch import submit_run
 from .errors import RunRefused
 from .inputs import validate_inputs
@@ -76,9 +77,9 @@ def run_script_in_transaction(script_class, data=None, *, user=None, commit=True
         )
     run = ScriptRun.objects.create(
         script=Script.objects.filter(
-            module__name=script_class.module, class_name=script_class.__name__
+            module__name=script_module_name(script_class), class_name=script_class.__name__
         ).first(),
-        script_name=script_class.full_name,
+        script_name=script_full_name(script_class),
         user=user,
         source=RunSourceChoices.TEST,
         inputs=inputs.stored,

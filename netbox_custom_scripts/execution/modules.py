@@ -20,6 +20,7 @@ from django_pg_utils import advisory_lock
 from ..choices import HealthChoices, ModuleSourceChoices, ModuleStatusChoices
 from ..models import ModuleRevision, Script, ScriptModule
 from ..models.modules import content_hash
+from ..scripting.script import describe_variables, report_test_names, script_options, secret_variable_names
 from .loader import ModuleLoadError, PendingSource, forget, import_module_source, pending_sources
 
 __all__ = (
@@ -69,40 +70,48 @@ def check_size(size):
         )
 
 
+def _json_safe(value):
+    # A Meta value NetBox tolerates may be anything (the warning on the script says what it was).
+    return value if value is None or isinstance(value, (str, int, float, bool)) else repr(value)
+
+
 def script_meta(cls):
-    """The Meta options of a Script class as stored on its record (JSON-safe)."""
+    """The Meta options of a Script class as stored on its record (JSON-safe), as the plugin uses them."""
+    options = script_options(cls)
     return {
-        'commit_default': cls.commit_default,
-        'scheduling_enabled': cls.scheduling_enabled,
-        'job_timeout': cls.job_timeout_seconds(),
-        'notifications_default': cls.notifications_default,
-        'hidden': cls.hidden,
-        'singleton': cls.singleton,
-        'queue': cls.queue,
-        'field_order': list(cls.field_order) if cls.field_order else None,
-        'fieldsets': [[str(title), list(names)] for title, names in cls.fieldsets] if cls.fieldsets else None,
-        'sensitive_variables': sorted(cls.secret_variable_names()),
-        'object_types': list(cls.object_types),
-        'test_methods': cls.test_method_names(),
-        'approval_required': cls.approval_required,
-        'commit_requires_permission': cls.commit_requires_permission,
-        'run_mode': cls.run_mode,
-        'allowed_queues': list(cls.allowed_queues),
-        'max_runtime': cls.max_runtime_seconds(),
-        'rate_limit': cls._meta_option('rate_limit'),
+        'commit_default': options.commit_default,
+        'scheduling_enabled': options.scheduling_enabled,
+        'job_timeout': options.job_timeout_seconds,
+        'notifications_default': _json_safe(options.notifications_default),
+        'hidden': options.hidden,
+        'singleton': options.singleton,
+        'queue': options.queue,
+        'field_order': list(options.field_order) if options.field_order else None,
+        'fieldsets': [[str(title), list(names)] for title, names in options.fieldsets] if options.fieldsets else None,
+        'sensitive_variables': sorted(secret_variable_names(cls)),
+        'object_types': list(options.object_types),
+        'test_methods': report_test_names(cls),
+        'approval_required': options.approval_required,
+        'commit_requires_permission': options.commit_requires_permission,
+        'run_mode': options.run_mode,
+        'allowed_queues': list(options.allowed_queues),
+        'max_runtime': options.max_runtime_seconds,
+        'rate_limit': options.rate_limit_text,
     }
 
 
 def _sync_scripts(module, loaded):
     existing = {script.class_name: script for script in module.scripts.all()}
     for weight, cls in enumerate(loaded.scripts):
+        options = script_options(cls)
         values = {
-            'name': str(cls.name)[:200],
-            'description': str(cls.description),
+            'name': options.name[:200],
+            'description': options.description,
             'weight': weight,
             'is_active': True,
             'meta': script_meta(cls),
-            'variables': cls.describe_variables(),
+            'variables': describe_variables(cls),
+            'warnings': loaded.script_warnings.get(cls.__name__, []),
         }
         script = existing.pop(cls.__name__, None)
         if script is None:
@@ -119,10 +128,11 @@ def _sync_scripts(module, loaded):
             script.save()
 
 
-def _set_module_state(module, status, error='', line=None, display_name=None):
+def _set_module_state(module, status, error='', line=None, display_name=None, warnings=()):
     module.status = status
     module.error = error
     module.error_line = line
+    module.warnings = list(warnings)
     if display_name is not None:
         module.display_name = display_name[:200]
 
@@ -184,7 +194,8 @@ def save_source(name, source_code, *, source, file_path, user=None, reject_inval
             loaded = None
             _set_module_state(module, ModuleStatusChoices.ERROR, exc.message, exc.line)
         else:
-            _set_module_state(module, ModuleStatusChoices.OK, display_name=loaded.display_name)
+            _set_module_state(module, ModuleStatusChoices.OK, display_name=loaded.display_name,
+                              warnings=loaded.warnings)
 
         if module.pk:
             module.snapshot()
@@ -218,7 +229,7 @@ def activate_revision(module, revision):
         loaded = None
         _set_module_state(module, ModuleStatusChoices.ERROR, exc.message, exc.line)
     else:
-        _set_module_state(module, ModuleStatusChoices.OK, display_name=loaded.display_name)
+        _set_module_state(module, ModuleStatusChoices.OK, display_name=loaded.display_name, warnings=loaded.warnings)
     module.current_revision = revision
     if module.pending_revision_id == revision.pk:
         module.pending_revision = None

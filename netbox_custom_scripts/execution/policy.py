@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 
 from ..choices import RunSourceChoices
 from ..models import Script, ScriptRun
+from ..scripting.script import script_options
 from .errors import RateLimited, RunRefused
 from .inputs import InputError
 from .modules import plugin_settings
@@ -43,7 +44,7 @@ class RunPlan:
 
 
 def commit_requires_permission(script_class):
-    value = script_class.commit_requires_permission
+    value = script_options(script_class).commit_requires_permission
     return plugin_settings()['commit_requires_permission'] if value is None else value
 
 
@@ -57,7 +58,7 @@ def may_commit_directly(script, script_class, user):
 def needs_approval(script, script_class, user, commit):
     if not commit:
         return False
-    return script_class.approval_required or not may_commit_directly(script, script_class, user)
+    return script_options(script_class).approval_required or not may_commit_directly(script, script_class, user)
 
 
 def check_unattended_commit(script, user):
@@ -77,7 +78,7 @@ def check_unattended_commit(script, user):
 
 
 def _check_run_mode(script_class, source):
-    mode = script_class.run_mode
+    mode = script_options(script_class).run_mode
     if mode == 'manual' and source == RunSourceChoices.EVENT:
         raise RunRefused(_('This script runs only when started by hand (Meta.run_mode = "manual").'))
     if mode == 'event' and source != RunSourceChoices.EVENT:
@@ -85,11 +86,12 @@ def _check_run_mode(script_class, source):
 
 
 def _choose_queue(script_class, queue):
-    own = script_class.queue or plugin_settings()['default_queue']
+    options = script_options(script_class)
+    own = options.queue or plugin_settings()['default_queue']
     if queue in (None, '', own):
         return own
-    if queue not in script_class.allowed_queues:
-        allowed = ', '.join(sorted({own, *script_class.allowed_queues}))
+    if queue not in options.allowed_queues:
+        allowed = ', '.join(sorted({own, *options.allowed_queues}))
         raise InputError({'queue': [_('Queue {queue!r} is not allowed for this script (allowed: {allowed}).').format(
             queue=queue, allowed=allowed
         )]})
@@ -97,15 +99,17 @@ def _choose_queue(script_class, queue):
 
 
 def _job_timeout(script_class):
-    timeout = script_class.job_timeout_seconds() or plugin_settings()['default_job_timeout']
-    limit = script_class.max_runtime_seconds()
+    options = script_options(script_class)
+    timeout = options.job_timeout_seconds or plugin_settings()['default_job_timeout']
+    limit = options.max_runtime_seconds
     if limit and (not timeout or timeout > limit):
         return limit
     return timeout
 
 
 def _check_rate_limit(script, script_class, user, source):
-    limit = script_class.rate_limit()
+    options = script_options(script_class)
+    limit = options.rate_limit
     if limit is None or source not in MANUAL_SOURCES:
         return
     count, period = limit
@@ -119,7 +123,7 @@ def _check_rate_limit(script, script_class, user, source):
         seconds = max(1, int(wait.total_seconds()) + 1)
         raise RateLimited(_(
             'Rate limit reached: at most {limit} runs of this script per user; try again in {seconds} s.'
-        ).format(limit=script_class._meta_option('rate_limit'), seconds=seconds), retry_after=seconds)
+        ).format(limit=options.rate_limit_text, seconds=seconds), retry_after=seconds)
 
 
 def apply_policy(script, script_class, *, user, source, commit, queue=None, approved=False):

@@ -39,6 +39,7 @@ from utilities.request import NetBoxFakeRequest, copy_safe_request
 from ..choices import ChangeActionChoices, HealthChoices, LogLevelChoices, RunSourceChoices, RunStatusChoices
 from ..models import Script, ScriptModule, ScriptRun
 from ..scripting.log import LOG_LEVELS, LogEntry
+from ..scripting.script import report_test_names, script_options, secret_variable_names
 from .errors import RunRefused
 from .inputs import SECRET_MASK, InputError, validate_inputs
 from .loader import get_script_class, load_revision
@@ -484,7 +485,7 @@ def run_script(run, script_class, data, request, recorder, stopper=None):
     """
     script = script_class()
     script.request = request
-    script.event = run.event
+    script._run_event = run.event  # behind the `event` property: a variable or attribute `event` stays the author's
     script._reporter = recorder
     commit = run.commit
     outcome = None
@@ -559,7 +560,7 @@ def run_health_check(run, script_class, request, recorder, stopper=None):
     script = script_class()
     script.request = request
     script._reporter = recorder
-    tests = [(name, getattr(script, name)) for name in script_class.test_method_names()]
+    tests = [(name, getattr(script, name)) for name in report_test_names(script_class)]
     tests += [(name, partial(test, script)) for name, test in companion_tests(run.script)]
     for name, _test in tests:
         script.tests.setdefault(name, {level: 0 for level in LOG_LEVELS})
@@ -747,7 +748,7 @@ def execute_queued_run(run_id, job, *, sealed_secrets=None, files=None, request=
         if run.script.module.current_revision_id != run.revision_id:
             logger.info('Run %s executes revision %s, which is no longer current', run.pk, run.revision_id)
         script_class = get_script_class(run.script, run.revision)
-        if script_class.singleton:
+        if script_options(script_class).singleton:
             busy = ScriptRun.objects.filter(script=run.script, status=RunStatusChoices.RUNNING).exclude(pk=run.pk)
             if busy.exists():
                 raise RunRefused(_('Another run of this singleton script (#{run}) is running.').format(
@@ -757,7 +758,7 @@ def execute_queued_run(run_id, job, *, sealed_secrets=None, files=None, request=
             with _time_limit(timeout):
                 outcome = run_health_check(run, script_class, _run_request(run, request), recorder, stopper)
             return finish_run(run, outcome, recorder)
-        secret_names = script_class.secret_variable_names()
+        secret_names = secret_variable_names(script_class)
         raw = {name: value for name, value in run.inputs.items() if name not in secret_names}
         raw.update(unseal(sealed_secrets))
         uploads = _uploaded_files(files)

@@ -6,6 +6,7 @@ from utilities.forms.widgets import DateTimePicker, NumberWithOptions
 
 from ..choices import NotificationChoices
 from ..execution.cron import MAX_CRON_LENGTH, MAX_INTERVAL_MINUTES
+from ..scripting.script import script_options
 
 __all__ = (
     'RunOptionsForm',
@@ -54,15 +55,17 @@ class RunOptionsForm(forms.Form):
 
     def __init__(self, *args, script_class, **kwargs):
         super().__init__(*args, **kwargs)
-        own = script_class.queue or settings.PLUGINS_CONFIG['netbox_custom_scripts']['default_queue']
-        if script_class.allowed_queues:
-            queues = [own, *(queue for queue in script_class.allowed_queues if queue != own)]
+        # Through script_options(): a variable may be called `queue` or `commit_default`, as on NetBox.
+        options = script_options(script_class)
+        own = options.queue or settings.PLUGINS_CONFIG['netbox_custom_scripts']['default_queue']
+        if options.allowed_queues:
+            queues = [own, *(queue for queue in options.allowed_queues if queue != own)]
             self.fields['_queue'].choices = [(queue, queue) for queue in queues]
             self.fields['_queue'].initial = own
         else:
             del self.fields['_queue']
-        self.fields['_commit'].initial = script_class.commit_default
-        self.fields['_notifications'].initial = script_class.notifications_default
-        if not script_class.scheduling_enabled:
+        self.fields['_commit'].initial = options.commit_default
+        self.fields['_notifications'].initial = options.notifications_default
+        if not options.scheduling_enabled:
             for name in ('_schedule_at', '_interval', '_cron'):
                 del self.fields[name]

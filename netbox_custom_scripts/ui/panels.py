@@ -51,3 +51,20 @@ class PendingRevisionPanel(panels.Panel):
 
     def should_render(self, context):
         return context.get('pending') is not None
+
+
+class WarningsPanel(panels.Panel):
+    """
+    What NetBox tolerates in a module or script but its author should fix (Meta options NetBox ignores, classes the
+    plugin left out and why, no scripts found): shown, never silent.
+    """
+    title = _('Warnings')
+    template_name = 'netbox_custom_scripts/inc/warnings.html'
+
+    def get_context(self, context):
+        ctx = super().get_context(context)
+        ctx['warnings'] = getattr(ctx['object'], 'warnings', None) or []
+        return ctx
+
+    def should_render(self, context):
+        return bool(context['warnings'])

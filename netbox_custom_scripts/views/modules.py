@@ -94,7 +94,9 @@ class ScriptModuleView(generic.ObjectView):
     template_name = 'generic/object.html'
     actions = (EditObject, SyncModuleData, DeleteObject)
     layout = layout.SimpleLayout(
-        left_panels=[panels.ScriptModulePanel(), ScriptModuleDataPanel(), panels.PendingRevisionPanel()],
+        left_panels=[
+            panels.WarningsPanel(), panels.ScriptModulePanel(), ScriptModuleDataPanel(), panels.PendingRevisionPanel(),
+        ],
         right_panels=[
             ObjectsTablePanel(
                 model='netbox_custom_scripts.Script',

@@ -19,6 +19,7 @@ from ..execution.loader import get_script_class
 from ..execution.modules import sync_directory
 from ..execution.runner import companion_tests
 from ..models import Script, ScriptModule, ScriptRun
+from ..scripting.script import secret_variable_names
 from ..text import is_whole_number
 
 __all__ = (
@@ -98,7 +99,7 @@ def _initial_values(request, script, script_class):
         run = ScriptRun.objects.restrict(request.user, 'view').filter(pk=rerun_id, script=script).first()
         if run is not None:
             initial.update(form_initial_from_inputs(script_class, run.inputs))
-    secret_names = script_class.secret_variable_names()
+    secret_names = secret_variable_names(script_class)
     for name in script_class._get_vars():
         if name in request.GET and name not in secret_names:  # a secret is never shown, so never pre-filled
             values = request.GET.getlist(name)

@@ -58,13 +58,17 @@ class CustomScriptModuleSerializer(RejectUnknownFieldsMixin, NetBoxModelSerializ
     data_source = DataSourceSerializer(nested=True, required=False, allow_null=True)
     data_file = DataFileSerializer(nested=True, required=False, allow_null=True)
     auto_sync_enabled = serializers.BooleanField(required=False)
+    warnings = serializers.ListField(
+        child=serializers.CharField(), read_only=True,
+        help_text=_('What NetBox tolerates but the module should fix: classes left out and why, no scripts found'),
+    )
 
     class Meta:
         model = ScriptModule
         fields = (
             'id', 'url', 'display_url', 'display', 'name', 'display_name', 'source', 'file_path', 'status', 'error',
-            'error_line', 'revision', 'pending_revision', 'content_hash', 'description', 'script_count', 'source_code',
-            'file', 'data_source', 'data_file', 'data_path', 'auto_sync_enabled', 'data_synced', 'tags',
+            'error_line', 'warnings', 'revision', 'pending_revision', 'content_hash', 'description', 'script_count',
+            'source_code', 'file', 'data_source', 'data_file', 'data_path', 'auto_sync_enabled', 'data_synced', 'tags',
             'custom_fields', 'created', 'last_updated',
         )
         brief_fields = ('id', 'url', 'display', 'name', 'display_name', 'status')

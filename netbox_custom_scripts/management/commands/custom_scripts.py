@@ -35,7 +35,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils.dateparse import parse_datetime
 
 from ... import jobs
-from ...choices import RunSourceChoices, RunStatusChoices
+from ...choices import ModuleSourceChoices, ModuleStatusChoices, RunSourceChoices, RunStatusChoices
 from ...execution.approvals import approve_run, reject_run
 from ...execution.dispatch import check_run_permission, get_script_class, rerun, submit_run
 from ...execution.errors import RunRefused
@@ -43,8 +43,9 @@ from ...execution.inputs import InputError, visible_variables
 from ...execution.modules import sync_directory
 from ...execution.runner import hard_stop_exit
 from ...migrate_builtin import cli as migrate_builtin_cli
-from ...models import RunLogEntry, Script, ScriptRun
+from ...models import RunLogEntry, Script, ScriptModule, ScriptRun
 from ...scripting.log import LOG_LEVELS
+from ...scripting.script import secret_variable_names
 from ...scripting.variables import FileVar
 from ...text import is_whole_number
 
@@ -254,7 +255,7 @@ class Command(BaseCommand):
         if not _stdin_is_terminal():
             return data  # scripts and CI: a missing secret is reported as an input error, never waited for
         script_class = get_script_class(script)
-        secret_names = script_class.secret_variable_names()
+        secret_names = secret_variable_names(script_class)
         # Variables the form hides always take their default and cannot be given.
         wanted = [
             (name, var) for name, var in visible_variables(script_class).items()
@@ -454,8 +455,22 @@ class Command(BaseCommand):
                 self.stdout.write(f'{kind}: {name}')
         for name, error in result.errors.items():
             self.stderr.write(f'error: {name}: {error}')
+        self._write_warnings()
         if not result.changed and not result.errors:
             self.stdout.write('No changes.')
+
+    def _write_warnings(self):
+        # Every time, not only when a module changed: what NetBox tolerates stays a warning until it is fixed.
+        modules = ScriptModule.objects.filter(
+            source=ModuleSourceChoices.DIRECTORY, status=ModuleStatusChoices.OK
+        ).prefetch_related('scripts').order_by('name')
+        for module in modules:
+            for warning in module.warnings or ():
+                self.stderr.write(f'warning: {module.name}: {warning}')
+            for script in sorted(module.scripts.all(), key=lambda script: script.weight):
+                if script.is_active:
+                    for warning in script.warnings or ():
+                        self.stderr.write(f'warning: {module.name}.{script.class_name}: {warning}')
 
 
 def _stdin_is_terminal():
