@@ -30,7 +30,7 @@ from users.models import Group, ObjectPermission, Token
 from netbox_custom_scripts.choices import ModuleSourceChoices
 from netbox_custom_scripts.execution.modules import save_source
 from netbox_custom_scripts.execution.sources import upload_path
-from netbox_custom_scripts.migrate_builtin import build_plan, verify
+from netbox_custom_scripts.migrate_builtin import apply_plan, build_plan, verify
 from netbox_custom_scripts.migrate_builtin.job import MigrateBuiltinJob, MigrationBusy, enqueue_apply
 from netbox_custom_scripts.models import Script, ScriptModule
 
@@ -406,10 +406,16 @@ class TestApplyRequests:
         form = page[page.index('id="migrate-apply-form"'):]
         assert 'csrfmiddlewaretoken' in form[:form.index('</form>')]
 
-    def test_cleanup_takes_no_fields(self, installation, admin):
+    @pytest.mark.parametrize('body, key', [
+        ({'force': True}, 'force'),
+        ({'only': ['wmig_inventroy']}, 'only'),
+        ({'only': []}, 'only'),
+        ({'discard_history': 'perhaps'}, 'discard_history'),
+    ])
+    def test_cleanup_bad_bodies_are_a_400(self, installation, admin, body, key):
         before = world_state()
-        response = api_for(admin).post(API_CLEANUP, {'force': True}, format='json')
-        assert response.status_code == 400 and 'force' in response.json()['detail'][0]
+        response = api_for(admin).post(API_CLEANUP, body, format='json')
+        assert response.status_code == 400 and key in response.json(), response.content
         assert world_state() == before
 
 
@@ -433,6 +439,29 @@ class TestVerifyBeforeApply:
         response = client_for(admin).post(CLEANUP_PAGE, follow=True)
         assert 'Cleanup refused' in response.content.decode()
         assert world_state() == before
+
+    def test_cleanup_keeps_history_that_was_not_imported_unless_told(self, installation, admin):
+        """Finished built-in jobs go with their module: cleanup refuses to lose them unless asked to."""
+        apply_plan(admin)
+        assert verify().ok
+        finished = Job.objects.create(
+            object_type=ObjectType.objects.get_for_model(BuiltinScript), object_id=installation['greet'].pk,
+            name='Greet', user=admin, job_id=uuid.uuid4(), status=JobStatusChoices.STATUS_COMPLETED,
+            completed=timezone.now(), data={'log': [], 'output': 'greeted'},
+        )
+        before = world_state()
+        api = api_for(admin)
+        response = api.post(API_CLEANUP, format='json')
+        assert response.status_code == 409 and 'history' in response.json()['detail']
+        response = client_for(admin).post(CLEANUP_PAGE, follow=True)
+        assert 'Cleanup refused' in response.content.decode()
+        assert world_state() == before and Job.objects.filter(pk=finished.pk).exists()
+
+        response = client_for(admin).post(CLEANUP_PAGE, {'discard_history': 'on'}, follow=True)
+        assert 'Cleanup done' in response.content.decode()
+        assert not BuiltinModule.objects.filter(file_path__in=(f'{INVENTORY}.py', f'{REPORTS}.py')).exists()
+        assert not Job.objects.filter(pk=finished.pk).exists()
+        assert set(ScriptModule.objects.values_list('name', flat=True)) >= {INVENTORY, REPORTS}
 
     def test_verify_api_takes_only(self, installation, admin):
         assert api_for(admin).get(API_VERIFY, {'only': 'nope_module'}).status_code == 400

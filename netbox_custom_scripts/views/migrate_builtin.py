@@ -166,7 +166,10 @@ class MigrateBuiltinCleanupView(MayMigrateMixin, View):
                            .format(job=busy.pk))
             return redirect('plugins:netbox_custom_scripts:migrate_builtin_verify')
         try:
-            done = cleanup(request.user).to_dict()
+            discard_history = CHECKBOX_VALUES.get((request.POST.get('discard_history') or '').strip().lower())
+            if discard_history is None:
+                raise MigrationRefused(_('"discard_history" is on or off.'))
+            done = cleanup(request.user, discard_history=discard_history).to_dict()
         except MigrationRefused as exc:
             messages.error(request, _('Cleanup refused: {error}').format(error=exc))
             return redirect('plugins:netbox_custom_scripts:migrate_builtin_verify')

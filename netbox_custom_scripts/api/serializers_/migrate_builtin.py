@@ -6,6 +6,7 @@ from .base import RejectUnknownFieldsMixin
 
 __all__ = (
     'MigrateBuiltinApplySerializer',
+    'MigrateBuiltinCleanupSerializer',
     'MigratePlanItemSerializer',
     'MigratePlanSerializer',
     'MigrateVerifySerializer',
@@ -24,6 +25,19 @@ class MigrateBuiltinApplySerializer(RejectUnknownFieldsMixin, serializers.Serial
     )
     history = serializers.BooleanField(
         required=False, default=False, help_text=_('Also import the completed built-in jobs as read-only runs'),
+    )
+
+
+class MigrateBuiltinCleanupSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
+    """What POST .../migrate-builtin/cleanup/ takes (nothing, usually)."""
+    only = serializers.ListField(
+        child=serializers.CharField(max_length=MAX_MODULE_NAME_LENGTH), required=False, allow_null=True,
+        default=None, allow_empty=False, max_length=MAX_ONLY_NAMES,
+        help_text=_('Clean up only these built-in modules (by name); leave out for every module'),
+    )
+    discard_history = serializers.BooleanField(
+        required=False, default=False,
+        help_text=_('Delete finished built-in jobs that were not imported (apply with history imports them)'),
     )
 
 

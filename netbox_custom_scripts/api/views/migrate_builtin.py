@@ -9,9 +9,16 @@ from rest_framework.response import Response
 from rest_framework.viewsets import ViewSet
 from users.models import Token
 
-from ...migrate_builtin import MigrationRefused, build_plan, cleanup, may_migrate, verify
+from ...migrate_builtin import MigrationRefused, build_plan, may_migrate
+from ...migrate_builtin import cleanup as cleanup_builtin
+from ...migrate_builtin import verify as verify_builtin
 from ...migrate_builtin.job import MigrationBusy, active_migration_job, enqueue_apply, normalise_only
-from ..serializers_.migrate_builtin import MigrateBuiltinApplySerializer, MigratePlanSerializer, MigrateVerifySerializer
+from ..serializers_.migrate_builtin import (
+    MigrateBuiltinApplySerializer,
+    MigrateBuiltinCleanupSerializer,
+    MigratePlanSerializer,
+    MigrateVerifySerializer,
+)
 from .root import Conflict, api_exception
 
 __all__ = (
@@ -26,6 +33,12 @@ ONLY_PARAMETER = OpenApiParameter(
 HISTORY_PARAMETER = OpenApiParameter(
     'history', OpenApiTypes.BOOL, description='Include the completed built-in jobs (imported as read-only runs)',
 )
+
+
+def builtin_module_names():
+    from extras.models import ScriptModule as BuiltinModule
+
+    return {module.python_name for module in BuiltinModule.objects.all()}
 
 
 class MayMigrate(BasePermission):
@@ -73,15 +86,6 @@ class MigrateBuiltinViewSet(ViewSet):
     def get_view_name(self):
         return 'Move from built-in scripts'
 
-    def initial(self, request, *args, **kwargs):
-        super().initial(request, *args, **kwargs)
-        # Cleanup takes no fields: one sent anyway (a typo, a misunderstanding) is refused before anything is done.
-        if self.action == 'cleanup' and request.data:
-            fields = ', '.join(sorted(map(str, request.data))) if hasattr(request.data, 'keys') else 'a body'
-            raise exceptions.ValidationError({'detail': [
-                _('This action takes no fields; got {fields}.').format(fields=fields)
-            ]})
-
     def handle_exception(self, exc):
         if isinstance(exc, BadRequest):
             exc = exceptions.ValidationError({exc.key: [str(exc)]})
@@ -124,18 +128,34 @@ class MigrateBuiltinViewSet(ViewSet):
     @action(detail=False, methods=['get'])
     def verify(self, request):
         """Check every built-in item against its counterpart in the plugin; `ok` is false when anything is missing."""
-        return Response(verify(only=_query_only(request)).to_dict())
+        return Response(verify_builtin(only=_query_only(request)).to_dict())
 
     @extend_schema(
-        operation_id='plugins_custom_scripts_migrate_builtin_cleanup', request=None,
+        operation_id='plugins_custom_scripts_migrate_builtin_cleanup', request=MigrateBuiltinCleanupSerializer,
         responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description='What cleanup removed'),
                    409: OpenApiResponse(description='Not verified yet, or an apply is still running')},
     )
     @action(detail=False, methods=['post'])
     def cleanup(self, request):
-        """Remove what the apply disabled on the built-in side. Refused (409) unless verify passes."""
+        """
+        Remove the built-in side of what was moved (modules, the disabled event rules, permissions no longer needed).
+        Refused (409) unless verify passes, and while finished built-in jobs were not imported unless
+        `discard_history` is true.
+        """
+        params = MigrateBuiltinCleanupSerializer(data=request.data or {})
+        params.is_valid(raise_exception=True)
+        only = params.validated_data['only']
+        if only is not None:
+            try:
+                only = normalise_only(only)
+            except MigrationRefused as exc:
+                raise BadRequest('only', str(exc)) from exc
+            unknown = sorted(set(only) - builtin_module_names())
+            if unknown:
+                raise BadRequest('only', _('No built-in script module named {names}.').format(names=', '.join(unknown)))
         busy = active_migration_job()
         if busy is not None:
             raise MigrationBusy(_('Job #{job} is still moving the built-in scripts; clean up after it finished.')
                                 .format(job=busy.pk))
-        return Response(cleanup(request.user).to_dict())
+        done = cleanup_builtin(request.user, only=only, discard_history=params.validated_data['discard_history'])
+        return Response(done.to_dict())
