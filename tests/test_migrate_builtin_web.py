@@ -8,6 +8,8 @@ careless one (a typo in a module name, a field the endpoint does not take, a sec
 is for (plan, apply on a real RQ worker, progress, result, verify, cleanup).
 """
 import datetime
+import os
+import signal
 import threading
 import time
 import uuid
@@ -17,7 +19,7 @@ from core.choices import JobStatusChoices
 from core.models import Job, ObjectType
 from django.core.files.base import ContentFile
 from django.core.files.storage import storages
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -31,9 +33,16 @@ from netbox_custom_scripts.choices import ModuleSourceChoices
 from netbox_custom_scripts.execution.modules import save_source
 from netbox_custom_scripts.execution.sources import upload_path
 from netbox_custom_scripts.migrate_builtin import apply_plan, build_plan, verify
-from netbox_custom_scripts.migrate_builtin.job import MigrateBuiltinJob, MigrationBusy, enqueue_apply
+from netbox_custom_scripts.migrate_builtin.job import (
+    HEARTBEAT_TIMEOUT,
+    MigrateBuiltinJob,
+    MigrationBusy,
+    active_migration_job,
+    enqueue_apply,
+)
 from netbox_custom_scripts.models import Script, ScriptModule
 
+from .conftest import descendants, start_worker
 from .utils import make_user, token_header
 
 PAGE = reverse('plugins:netbox_custom_scripts:migrate_builtin')
@@ -608,3 +617,59 @@ def test_applies_at_the_same_moment_queue_one_job(installation, admin):
         thread.join(timeout=60)
     assert sorted(kind for kind, __ in outcomes) == ['queued'] + ['refused'] * (clicks - 1), outcomes
     assert migration_jobs().count() == 1
+
+
+SLOW_SOURCE = """\
+import time
+
+from extras.scripts import Script
+
+time.sleep(5)  # importing takes a while: the worker is killed meanwhile
+
+
+class Slow(Script):
+    def run(self, data, commit):
+        self.log_info("slow")
+"""
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_killed_halfway_leaves_the_module_untouched_and_does_not_block(rq_worker, settings, admin):
+    """SIGKILL of the worker and its work-horse mid-apply: nothing moved, and the next apply is not refused."""
+    slow = add_builtin_module('wmig_slow', SLOW_SOURCE)
+    # The `low` queue is served only by the worker this test starts (and kills).
+    settings.PLUGINS_CONFIG = {**settings.PLUGINS_CONFIG, 'netbox_custom_scripts': {
+        **settings.PLUGINS_CONFIG['netbox_custom_scripts'], 'default_queue': 'low'}}
+    worker = start_worker('low', log_name='test-rqworker-migrate.log')
+    try:
+        job = enqueue_apply(admin)
+        deadline = time.monotonic() + 60
+        while Job.objects.get(pk=job.pk).status != JobStatusChoices.STATUS_RUNNING:
+            assert time.monotonic() < deadline, 'the apply job did not start'
+            time.sleep(0.1)
+        time.sleep(1)  # inside the module's import on the worker
+        for pid in [worker.pid, *descendants(worker.pid)]:
+            os.kill(pid, signal.SIGKILL)
+        worker.wait(timeout=10)
+        assert Job.objects.get(pk=job.pk).status == JobStatusChoices.STATUS_RUNNING  # nobody ended it
+
+        # Refused while it might still be alive; once it stopped beating, ended as errored and out of the way.
+        deadline = time.monotonic() + HEARTBEAT_TIMEOUT + 15
+        while active_migration_job() is not None:
+            assert time.monotonic() < deadline, 'a dead apply job still blocks the next one'
+            time.sleep(0.5)
+        job.refresh_from_db()
+        assert job.status == JobStatusChoices.STATUS_ERRORED and 'stopped' in job.error
+        assert not ScriptModule.objects.filter(name='wmig_slow').exists()
+        assert BuiltinModule.objects.filter(pk=slow.pk).exists()
+        page = client_for(admin).get(job_url(job)).content.decode()
+        assert 'id="migrate-job-error"' in page and 'hx-trigger' not in page
+    finally:
+        for pid in [worker.pid, *descendants(worker.pid)]:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        if storages['scripts'].exists('wmig_slow.py'):
+            storages['scripts'].delete('wmig_slow.py')
+        connections.close_all()

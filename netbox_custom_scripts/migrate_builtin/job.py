@@ -12,6 +12,7 @@ The job's data, read by the page and the API while it runs and after:
      "result": ApplyResult.to_dict()}          # once apply_plan() returned
 """
 import datetime
+import threading
 
 import django_rq
 from core.choices import JobStatusChoices
@@ -46,6 +47,10 @@ LOCK_KEY = 'netbox_custom_scripts.migrate-builtin-queue'
 # A queued or running job whose RQ job is gone (worker killed, Redis lost its data) for this long is ended, so that
 # it does not block every later apply.
 RQ_GONE_GRACE = datetime.timedelta(seconds=6)
+# A running job beats in Redis every few seconds; one silent for HEARTBEAT_TIMEOUT is dead (a worker killed with
+# SIGKILL leaves its RQ job "started" for minutes).
+HEARTBEAT_INTERVAL = 2
+HEARTBEAT_TIMEOUT = 20
 MAX_ONLY_NAMES = 1000
 MAX_MODULE_NAME_LENGTH = 255
 
@@ -92,14 +97,31 @@ def _rq_job_gone(job):
     )
 
 
+def _heartbeat_key(job_pk):
+    return f'netbox_custom_scripts:migrate-builtin:heartbeat:{job_pk}'
+
+
+def _redis(job):
+    return django_rq.get_connection(job.queue_name or 'default')
+
+
+def _is_dead(job, now):
+    if job.created >= now - RQ_GONE_GRACE:
+        return False  # just queued: its RQ job may not be enqueued yet (that waits for the commit)
+    if job.status == JobStatusChoices.STATUS_RUNNING and (job.started or job.created) < now - RQ_GONE_GRACE:
+        if not _redis(job).exists(_heartbeat_key(job.pk)):
+            return True
+    return _rq_job_gone(job)
+
+
 def active_migration_job():
     """
-    The apply job that is queued or running, or None. A job whose worker died (its RQ job failed or vanished)
-    is ended here as errored: nothing would ever end it, and it would refuse every later apply.
+    The apply job that is queued or running, or None. A job whose worker died (its RQ job failed or vanished, or it
+    stopped beating) is ended here as errored: nothing would ever end it, and it would refuse every later apply.
     """
     now = timezone.now()
     for job in MigrateBuiltinJob.get_jobs().filter(status__in=JobStatusChoices.ENQUEUED_STATE_CHOICES).order_by('pk'):
-        if job.created < now - RQ_GONE_GRACE and _rq_job_gone(job):
+        if _is_dead(job, now):
             Job.objects.filter(pk=job.pk, status=job.status).update(
                 status=JobStatusChoices.STATUS_ERRORED, completed=now,
                 error=_('The worker running this job stopped before it finished. Modules it had not finished '
@@ -159,6 +181,28 @@ class MigrateBuiltinJob(JobRunner):
         self._save()
 
     def run(self, only=None, history=False, *args, **kwargs):
+        stop = threading.Event()
+        beating = threading.Thread(target=self._beat, args=(stop,), name='migrate-builtin-heartbeat', daemon=True)
+        beating.start()
+        try:
+            self._apply(only, history)
+        finally:
+            stop.set()
+            beating.join(timeout=HEARTBEAT_INTERVAL * 2)
+            _redis(self.job).delete(_heartbeat_key(self.job.pk))
+
+    def _beat(self, stop):
+        # Redis, not the database: a beat must not wait for (or write into) the transaction of a module being moved.
+        connection, key = _redis(self.job), _heartbeat_key(self.job.pk)
+        while True:
+            try:
+                connection.set(key, timezone.now().isoformat(), ex=HEARTBEAT_TIMEOUT)
+            except Exception:  # Redis briefly unreachable: the next beat tries again
+                pass
+            if stop.wait(HEARTBEAT_INTERVAL):
+                return
+
+    def _apply(self, only, history):
         self.job.data = {'only': only, 'history': history, 'progress': None, 'result': None}
         user = get_user_model().objects.filter(pk=self.job.user_id, is_active=True).first()
         self.logger.info(
