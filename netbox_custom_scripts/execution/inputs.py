@@ -16,10 +16,9 @@ from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS, FieldError, ValidationError
 from django.utils.datastructures import MultiValueDict
 from django.utils.translation import gettext as _
-from netbox.registry import registry
 
 from ..scripting.script import EXECUTION_PARAMETERS, run_clean_hook, script_options, secret_variable_names
-from ..scripting.variables import FileVar, MultiChoiceVar, MultiObjectVar, ObjectVar
+from ..scripting.variables import FileVar, MultiChoiceVar, MultiObjectVar, ObjectVar, filterset_for_model
 
 __all__ = (
     'InputError',
@@ -206,7 +205,7 @@ class ScriptInputForm(forms.Form):
                 params[key] = [str(v).lower() if isinstance(v, bool) else str(v) for v in resolved]
         if not params:
             return queryset
-        filterset_class = registry['filtersets'].get(var.model._meta.label_lower)
+        filterset_class = filterset_for_model(var.model)
         if filterset_class is None:
             # A model without a registered filterset: plain field lookups.
             try:

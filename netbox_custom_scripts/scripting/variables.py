@@ -7,6 +7,7 @@ Constructors take their own options positionally first (as NetBox's built-in var
 """
 import datetime
 import decimal
+import importlib
 
 import netaddr
 from django import forms
@@ -18,10 +19,12 @@ from django.utils.translation import gettext_lazy as _
 from ipam.formfields import IPAddressFormField, IPNetworkFormField
 from ipam.validators import MaxPrefixLengthValidator, MinPrefixLengthValidator, prefix_validator
 from netbox.config import get_config
+from netbox.registry import registry
 from utilities.forms import add_blank_choice
 from utilities.forms.fields import DynamicModelChoiceField, DynamicModelMultipleChoiceField
 from utilities.forms.widgets import DatePicker, DateTimePicker
 from utilities.html import clean_html
+from utilities.views import get_action_url
 
 __all__ = (
     'BooleanVar',
@@ -42,6 +45,33 @@ __all__ = (
     'StringVar',
     'TextVar',
 )
+
+
+def filterset_for_model(model):
+    """
+    NetBox's FilterSet for `model`, the one its REST API filters with (so query_params select on the server what
+    the form's API-backed select offers), or None. NetBox registers filter sets as its apps' `filtersets` modules
+    are imported, which only loading the URL configuration does; the CLI, a worker or a Python program may never
+    load it, so the module is imported here.
+    """
+    label = model._meta.label_lower
+    if label not in registry['filtersets']:
+        module_name = f'{model._meta.app_config.name}.filtersets'
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            return None
+        if label not in registry['filtersets']:
+            # A filter set that is not registered (a plugin's, say): the module's FilterSet for the model.
+            candidates = [
+                value for value in vars(module).values()
+                if isinstance(value, type) and getattr(getattr(value, '_meta', None), 'model', None) is model
+            ]
+            named = [value for value in candidates if value.__name__ == f'{model.__name__}FilterSet']
+            return (named or candidates or [None])[0]
+    return registry['filtersets'].get(label)
 
 
 def max_multi_items():
@@ -80,8 +110,51 @@ class _ValuesInFilter:
         return queryset.filter(**{f'{self.field_name}__in': values})
 
 
-class BoundedModelMultipleChoiceField(DynamicModelMultipleChoiceField):
-    """NetBox's multi-object field, validated in one query and linear time, with an upper bound on the values."""
+class DeferredURL:
+    """A URL of one of NetBox's views, looked up when it is rendered (which needs NetBox's URL configuration)."""
+
+    def __init__(self, model, action, rest_api=False):
+        self.model = model
+        self.action = action
+        self.rest_api = rest_api
+
+    def __bool__(self):
+        return True
+
+    def __str__(self):
+        return get_action_url(self.model, action=self.action, rest_api=self.rest_api)
+
+
+class DeferredURLsMixin:
+    """
+    NetBox's object fields look up their REST API URL (and the quick-add URL) when the form binds them, even to
+    validate, and that loads NetBox's URL configuration. Inputs are validated in the CLI and in workers too, which
+    never load it; these fields leave the URLs to be resolved when a page renders them.
+    """
+
+    def get_bound_field(self, form, field_name):
+        self.widget.attrs.setdefault('data-url', DeferredURL(self.queryset.model, 'list', rest_api=True))
+        quick_add, self.quick_add = self.quick_add, False
+        try:
+            bound_field = super().get_bound_field(form, field_name)
+        finally:
+            self.quick_add = quick_add
+        if quick_add:
+            # `$pk` names the object a model form edits; a script's form edits none.
+            params = {key: value for key, value in self.quick_add_params.items() if value != '$pk'}
+            self.widget.quick_add_context = {'url': DeferredURL(self.model, 'add'), 'params': params}
+        return bound_field
+
+
+class ObjectChoiceField(DeferredURLsMixin, DynamicModelChoiceField):
+    """NetBox's single-object field, usable without NetBox's URL configuration."""
+
+
+class BoundedModelMultipleChoiceField(DeferredURLsMixin, DynamicModelMultipleChoiceField):
+    """
+    NetBox's multi-object field, validated in one query and linear time, with an upper bound on the values, usable
+    without NetBox's URL configuration.
+    """
     filter = _ValuesInFilter
 
     def clean(self, value):
@@ -372,7 +445,7 @@ class ObjectVar(ScriptVariable):
     :param selector: offer NetBox's advanced object selector
     :param quick_add: offer to create a new object inline
     """
-    form_field = DynamicModelChoiceField
+    form_field = ObjectChoiceField
 
     def __init__(self, model, query_params=None, context=None, null_option=None, selector=False, quick_add=False,
                  *args, **kwargs):
