@@ -362,9 +362,15 @@ def test_test_methods_run_in_name_order_and_are_counted():
     assert [(e.message, e.test) for e in script._reporter.entries] == [
         ('before', ''), ('a meh', 'test_a'), ('a debug', 'test_a'), ('b ok', 'test_b'), ('after', ''),
     ]
+    # As NetBox's: counts per level, and each method's lines (time, level, object, URL, message) in `log`.
+    logs = {name: [entry[1:] for entry in results.pop('log')] for name, results in script.tests.items()}
     assert script.tests == {
         'test_a': {'success': 0, 'info': 0, 'warning': 1, 'failure': 0},
         'test_b': {'success': 1, 'info': 0, 'warning': 0, 'failure': 1},
+    }
+    assert logs == {
+        'test_a': [('warning', None, None, 'a meh'), ('debug', None, None, 'a debug')],
+        'test_b': [('success', None, None, 'b ok')],
     }
     assert script.failed is True
 

@@ -11,6 +11,7 @@ Modules written for NetBox's built-in scripts import `extras.scripts`; they are 
 instead, so they run unchanged.
 """
 import builtins
+import importlib
 import importlib.abc
 import importlib.util
 import inspect
@@ -18,6 +19,7 @@ import linecache
 import sys
 import threading
 import traceback
+import types
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -25,6 +27,7 @@ from django.conf import settings
 from django.utils.translation import gettext as _
 
 from ..scripting import BaseScript, Script
+from ..scripting.netbox_api import SOURCE_ATTRIBUTE
 from ..scripting.script import _LOADED_FROM, check_definition, script_options
 from .errors import RunRefused
 
@@ -45,6 +48,16 @@ PACKAGE = '_custom_scripts'
 _REDIRECTED_IMPORTS = {
     'extras.scripts': 'netbox_custom_scripts.scripts',
 }
+
+# What script modules importing from NetBox are given in place of NetBox's: module -> {attribute: (module providing
+# it, attribute there or None for the module itself, replaced even while NetBox has it)}. NetBox's authoring API is
+# always ours; AbortScript is NetBox's own while NetBox ships it (5.0 removes it with built-in scripts), then ours.
+_SUBSTITUTES = {
+    'extras': {'scripts': ('netbox_custom_scripts.scripts', None, True)},
+    'utilities.exceptions': {'AbortScript': ('netbox_custom_scripts.scripting.exceptions', 'AbortScript', False)},
+}
+# Top-level packages whose imports in script modules go through _overlay().
+_OVERLAID_PACKAGES = {name.partition('.')[0] for name in _SUBSTITUTES}
 
 _lock = threading.RLock()
 
@@ -85,12 +98,72 @@ def _filename(name):
     return f'<custom-scripts>/{name.replace(".", "/")}.py'
 
 
+class _ModuleOverlay(types.ModuleType):
+    """
+    A NetBox module as a script module sees it: NetBox's own (when it still exists), with some attributes replaced
+    (see _SUBSTITUTES). Bound only in the script module's namespace; sys.modules keeps NetBox's.
+    """
+
+    def __init__(self, name, real, replaced):
+        super().__init__(name)
+        vars(self).update(replaced)
+        vars(self)['_overlaid_module'] = real
+        for attribute in ('__file__', '__path__', '__package__', '__spec__', '__doc__'):
+            if real is not None and hasattr(real, attribute):
+                vars(self)[attribute] = getattr(real, attribute)
+
+    def __getattr__(self, attribute):
+        real = vars(self)['_overlaid_module']
+        if real is None:
+            raise AttributeError(f'module {self.__name__!r} has no attribute {attribute!r}')
+        return getattr(real, attribute)
+
+
+def _import_or_none(name):
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        return None
+
+
+def _overlay(name):
+    """The module `name` as script modules see it: NetBox's own unless something of it is substituted."""
+    real = _import_or_none(name)
+    replaced = {}
+    for attribute, (provider, provided, always) in _SUBSTITUTES.get(name, {}).items():
+        if always or real is None or not hasattr(real, attribute):
+            module = importlib.import_module(provider)
+            replaced[attribute] = module if provided is None else getattr(module, provided)
+    # A parent package shows its substituted submodules (`import utilities.exceptions` binds `utilities`).
+    for child in _SUBSTITUTES:
+        parent, __, attribute = child.rpartition('.')
+        if parent == name and attribute not in replaced:
+            seen = _overlay(child)
+            if seen is not sys.modules.get(child):
+                replaced[attribute] = seen
+    if not replaced:
+        if real is None:
+            raise ModuleNotFoundError(f'No module named {name!r}', name=name)
+        return real
+    return _ModuleOverlay(name, real, replaced)
+
+
 def _redirecting_import(name, globals=None, locals=None, fromlist=(), level=0):
     if level == 0 and name in _REDIRECTED_IMPORTS:
-        name = _REDIRECTED_IMPORTS[name]
-        module = builtins.__import__(name, globals, locals, fromlist, level)
-        # `import extras.scripts` binds the top-level package; `from extras.scripts import X` needs the leaf.
-        return sys.modules[name] if fromlist else module
+        module = importlib.import_module(_REDIRECTED_IMPORTS[name])
+        # `from extras.scripts import X` needs the leaf; `import extras.scripts` binds the package `extras`.
+        return module if fromlist else _overlay(name.partition('.')[0])
+    if level == 0 and name.partition('.')[0] in _OVERLAID_PACKAGES:
+        # `import extras.models` must not rebind `extras` to a package whose `scripts` is NetBox's (or missing), and
+        # `from utilities.exceptions import AbortScript` must work where NetBox no longer has it.
+        substituted = _SUBSTITUTES.get(name, {})
+        wanted = tuple(item for item in fromlist or () if item not in substituted)
+        try:
+            builtins.__import__(name, globals, locals, wanted, level)
+        except ImportError:
+            if not substituted:
+                raise
+        return _overlay(name) if fromlist else _overlay(name.partition('.')[0])
     return builtins.__import__(name, globals, locals, fromlist, level)
 
 
@@ -185,6 +258,17 @@ def _execute(module, name, source):
     module.__builtins__ = _MODULE_BUILTINS
     code = compile(source, filename, 'exec', dont_inherit=True)
     exec(code, module.__dict__)
+    _remember_source(module, source)
+
+
+def _remember_source(module, source):
+    # Script.source reads the revision a class was executed from, even after a newer revision replaced the module.
+    for value in list(vars(module).values()):
+        if isinstance(value, type) and value.__module__ == module.__name__:
+            try:
+                setattr(value, SOURCE_ATTRIBUTE, source)
+            except (AttributeError, TypeError):  # a class that refuses new attributes keeps no source
+                pass
 
 
 def _error_line(exc, filename):

@@ -33,11 +33,11 @@ from netbox.context_managers import event_tracking
 from netbox.registry import registry
 from psycopg import pq
 from rq.timeouts import JobTimeoutException
-from utilities.exceptions import AbortScript
 from utilities.request import NetBoxFakeRequest, copy_safe_request
 
 from ..choices import ChangeActionChoices, HealthChoices, LogLevelChoices, RunSourceChoices, RunStatusChoices
 from ..models import Script, ScriptModule, ScriptRun
+from ..scripting.exceptions import AbortScriptBase as AbortScript  # NetBox's while NetBox has one (not 5.0)
 from ..scripting.log import LOG_LEVELS, LogEntry
 from ..scripting.script import report_test_names, script_options, secret_variable_names
 from .errors import RunRefused

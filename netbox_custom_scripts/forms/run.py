@@ -6,10 +6,13 @@ from utilities.forms.widgets import DateTimePicker, NumberWithOptions
 
 from ..choices import NotificationChoices
 from ..execution.cron import MAX_CRON_LENGTH, MAX_INTERVAL_MINUTES
+from ..execution.inputs import ScriptInputForm, _secret_field, visible_variables
 from ..scripting.script import script_options
 
 __all__ = (
     'RunOptionsForm',
+    'ScriptRunForm',
+    'script_run_form',
 )
 
 
@@ -69,3 +72,34 @@ class RunOptionsForm(forms.Form):
         if not options.scheduling_enabled:
             for name in ('_schedule_at', '_interval', '_cron'):
                 del self.fields[name]
+
+
+class ScriptRunForm(ScriptInputForm):
+    """
+    The whole run form in one: the script's variables (validated as every run's inputs are) and the run options.
+    What Script.as_form() returns, as NetBox's does, for script authors' unit tests; the run page itself shows the
+    two parts as separate forms.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The options as the run page configures them for this script (queues, defaults, scheduling).
+        self.fields.update(RunOptionsForm(script_class=self.script_class).fields)
+
+    def clean(self):
+        cleaned = super().clean()
+        # As NetBox's run form: no choice means the script's default.
+        if '_notifications' in self.fields and not cleaned.get('_notifications'):
+            cleaned['_notifications'] = self.fields['_notifications'].initial
+        return cleaned
+
+
+def script_run_form(script_class, data=None, files=None, initial=None):
+    """A ScriptRunForm of `script_class`, bound when `data` or `files` is given (as Django forms are)."""
+    secret_names = script_class.secret_variable_names()
+    fields = {
+        name: _secret_field(var.as_field()) if name in secret_names else var.as_field()
+        for name, var in visible_variables(script_class).items()
+    }
+    form_class = type('ScriptForm', (ScriptRunForm,), fields)
+    return form_class(data, files, initial=initial, script_class=script_class)

@@ -5,6 +5,7 @@ API when the plugin loads them).
 """
 from .exceptions import AbortScript, ScriptDefinitionError
 from .log import LogEntry, LogLevel
+from .netbox_api import get_module_and_script
 from .script import BaseScript, Script
 from .variables import *  # noqa: F403
 from .variables import __all__ as _variables
@@ -16,5 +17,6 @@ __all__ = (
     'LogLevel',
     'Script',
     'ScriptDefinitionError',
+    'get_module_and_script',
     *_variables,
 )

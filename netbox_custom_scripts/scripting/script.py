@@ -24,6 +24,7 @@ from rq.utils import parse_timeout
 
 from .exceptions import ScriptDefinitionError
 from .log import LogEntry, LogLevel, safe_link
+from .netbox_api import NetBoxScriptAPI
 from .variables import ScriptVariable
 
 __all__ = (
@@ -578,7 +579,7 @@ class MemoryReporter:
         self.files.append((name, content, content_type))
 
 
-class BaseScript:
+class BaseScript(NetBoxScriptAPI):
     """
     Base class for scripts and for shared script base classes. Only subclasses of `Script` are listed and runnable;
     derive helper bases from `BaseScript` to keep them out of the list.
@@ -599,8 +600,14 @@ class BaseScript:
         self.logger = logging.getLogger(f'netbox_custom_scripts.scripts.{script_full_name(type(self))}')
         self._reporter = MemoryReporter()
         self._current_test = None
+        # This run's log lines as NetBox keeps them (dicts; a test_* method's go to its `log` in self.tests), for
+        # scripts that read or return their own log. The run's record is kept by the reporter.
+        self.messages = []
         self.tests = {
-            name: {level: 0 for level in (LogLevel.SUCCESS, LogLevel.INFO, LogLevel.WARNING, LogLevel.FAILURE)}
+            name: {
+                **{level: 0 for level in (LogLevel.SUCCESS, LogLevel.INFO, LogLevel.WARNING, LogLevel.FAILURE)},
+                'log': [],
+            }
             for name in report_test_names(type(self))
         }
 
@@ -840,6 +847,7 @@ class BaseScript:
         else:
             entry = LogEntry(level, message, timezone.now(), test=self._current_test or '')
         self._reporter.log(entry)
+        self._remember_message(entry, obj)
 
     def log_debug(self, message=None, obj=None):
         self._log(message, obj, LogLevel.DEBUG)
