@@ -189,6 +189,22 @@ class SiteAudit(Script):
         self.log_info('finished')
 """
 
+# NetBox's legacy report class: log calls take the object first.
+LEGACY_REPORT = """\
+from dcim.models import Site
+from extras.reports import Report
+
+
+class DescriptionReport(Report):
+    def test_description(self):
+        for site in Site.objects.order_by('name'):
+            if site.description:
+                self.log_success(site, 'described')
+            else:
+                self.log_failure(site, 'no description')
+        self.log('checked')
+"""
+
 MODULES = {
     'star': (STAR, {'CreateSite': {'site_name': 'ams'}}),
     'star_again': (STAR.replace('CreateSite', 'CreateSiteAgain'), {'CreateSiteAgain': {'site_name': 'ams'}}),
@@ -197,6 +213,7 @@ MODULES = {
     'dotted_stop': (DOTTED.replace('TagSite', 'TagSiteStop'), {'TagSiteStop': {'tag': 'stop'}}),
     'from_package': (FROM_PACKAGE, {'Hello': {}}),
     'report': (REPORT, {'SiteAudit': {}}),
+    'legacy_report': (LEGACY_REPORT, {'DescriptionReport': {}}),  # after star: sites ams (bare) and hq
 }
 
 
@@ -242,5 +259,12 @@ def test_legacy_modules_load_and_run_without_netboxs_script_modules():
         ['success', 'slug ok', 'test_slug'],
         ['success', 'slug ok', 'test_slug'],
         ['info', 'finished', ''],
+    ]
+    legacy = runs['legacy_report.DescriptionReport']
+    assert legacy['status'] == 'failed'
+    assert legacy['log'][:3] == [
+        ['failure', 'no description', 'test_description'],
+        ['success', 'described', 'test_description'],
+        ['info', 'checked', 'test_description'],
     ]
     assert Site.objects.filter(name='ams').exists()

@@ -189,14 +189,14 @@ def test_commit_default_false_as_a_string_starts_checked_and_commits_as_on_netbo
 
 
 def test_warnings_in_the_rest_api_read_only(scripts_dir, admin):
-    sync(scripts_dir, branches=RENAMED_VARIABLE, legacy=LEGACY_REPORT)
+    sync(scripts_dir, branches=RENAMED_VARIABLE, legacy=UNUSABLE_CLASS)
     client = api_client(admin)
     script = client.get(f'{API}/scripts/', {'class_name': 'NewBranch'}).json()['results'][0]
     assert "Meta.field_order names 'region', which is not a variable: ignored" in script['warnings']
     legacy = ScriptModule.objects.get(name='legacy')
     body = client.get(f'{API}/modules/{legacy.pk}/').json()
     assert body['script_count'] == 0
-    assert any('class SiteReport derives from Report' in warning for warning in body['warnings'])
+    assert any('class Broken could not be used' in warning for warning in body['warnings'])
     # Read-only: a client cannot clear them.
     response = client.patch(f'{API}/modules/{legacy.pk}/', {'warnings': []}, format='json')
     assert response.status_code == 400
@@ -205,17 +205,17 @@ def test_warnings_in_the_rest_api_read_only(scripts_dir, admin):
 
 
 def test_sync_prints_the_warnings_per_module(scripts_dir):
-    for name, text in {'branches': RENAMED_VARIABLE, 'legacy': LEGACY_REPORT}.items():
+    for name, text in {'branches': RENAMED_VARIABLE, 'legacy': UNUSABLE_CLASS}.items():
         write(scripts_dir, name, text)
     status, out, err = cli('sync')
     assert status == 0, err
     assert "warning: branches.NewBranch: Meta.field_order names 'region', which is not a variable: ignored" in err
-    assert 'warning: legacy: class SiteReport derives from Report (extras.reports)' in err
-    assert 'warning: legacy: no Script subclasses found' in err
+    assert "warning: legacy: class Broken could not be used because variable 'run' replaces Script.run" in err
+    assert 'warning: legacy: no usable Script classes' in err
     # And again when nothing changed: a warning stays until it is fixed.
     status, out, err = cli('sync')
     assert 'No changes.' in out
-    assert 'warning: legacy: class SiteReport derives from Report' in err
+    assert 'warning: legacy: class Broken could not be used' in err
 
 
 def test_a_job_timeout_netbox_cannot_use_refuses_the_run_not_the_module(scripts_dir, admin):
@@ -279,20 +279,18 @@ def test_strict_meta_is_a_validated_setting():
     assert CustomScriptsConfig.default_settings['strict_meta'] is False
 
 
-def test_a_legacy_report_module_says_why_it_lists_nothing(scripts_dir, admin, client):
+@pytest.mark.django_db(transaction=True)
+def test_a_legacy_report_module_runs_as_on_netbox(scripts_dir, admin):
+    """NetBox 4.7 still runs extras.reports.Report classes: test_* methods, log calls with the object first."""
     sync(scripts_dir, legacy=LEGACY_REPORT)
+    Site.objects.create(name='No region', slug='no-region')
     module = ScriptModule.objects.get(name='legacy')
-    assert module.status == ModuleStatusChoices.OK
-    assert not module.scripts.exists()
-    assert module.warnings[0].startswith(
-        "class SiteReport derives from Report (extras.reports), NetBox's legacy report class, which this plugin "
-        'does not run (and NetBox 5.0 removes): derive it from Script'
-    )
-    assert 'Report takes (obj, message), Script takes (message, obj)' in module.warnings[0]
-    assert module.warnings[1].startswith('no Script subclasses found')
-    client.force_login(admin)
-    page = client.get(module.get_absolute_url()).content.decode()
-    assert 'id="warnings"' in page and 'class SiteReport derives from Report' in page
+    assert (module.status, module.warnings) == (ModuleStatusChoices.OK, [])
+    report = module.scripts.get(class_name='SiteReport')
+    run = submit_run(report, user=admin, source=RunSourceChoices.CLI, immediate=True)
+    assert run.status == RunStatusChoices.FAILED, run.error
+    failure = run.log_entries.get(level='failure')
+    assert (failure.message, failure.object_repr, failure.test) == ('no region', 'No region', 'test_regions')
 
 
 def test_a_module_whose_scripts_are_all_left_out_says_why(scripts_dir, admin, client):
@@ -318,9 +316,9 @@ def test_a_module_whose_scripts_are_all_left_out_says_why(scripts_dir, admin, cl
 
 
 def test_fixing_the_module_clears_its_warnings(scripts_dir):
-    sync(scripts_dir, legacy=LEGACY_REPORT)
+    sync(scripts_dir, legacy=UNUSABLE_CLASS)
     assert ScriptModule.objects.get(name='legacy').warnings
-    sync(scripts_dir, legacy='from extras.scripts import Script\n\n\nclass SiteReport(Script):\n    pass\n')
+    sync(scripts_dir, legacy='from extras.scripts import Script\n\n\nclass Broken(Script):\n    pass\n')
     module = ScriptModule.objects.get(name='legacy')
     assert module.warnings == []
     assert module.scripts.get().warnings == []

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.utils.translation import gettext as _
 
+from ..reports import Report
 from ..scripting import BaseScript, Script
 from ..scripting.netbox_api import SOURCE_ATTRIBUTE
 from ..scripting.script import _LOADED_FROM, check_definition, script_options
@@ -47,13 +48,17 @@ PACKAGE = '_custom_scripts'
 # Imports redirected while a script module executes: NetBox's authoring API -> ours.
 _REDIRECTED_IMPORTS = {
     'extras.scripts': 'netbox_custom_scripts.scripts',
+    'extras.reports': 'netbox_custom_scripts.reports',
 }
 
 # What script modules importing from NetBox are given in place of NetBox's: module -> {attribute: (module providing
 # it, attribute there or None for the module itself, replaced even while NetBox has it)}. NetBox's authoring API is
 # always ours; AbortScript is NetBox's own while NetBox ships it (5.0 removes it with built-in scripts), then ours.
 _SUBSTITUTES = {
-    'extras': {'scripts': ('netbox_custom_scripts.scripts', None, True)},
+    'extras': {
+        'scripts': ('netbox_custom_scripts.scripts', None, True),
+        'reports': ('netbox_custom_scripts.reports', None, True),
+    },
     'utilities.exceptions': {'AbortScript': ('netbox_custom_scripts.scripting.exceptions', 'AbortScript', False)},
 }
 # Top-level packages whose imports in script modules go through _overlay().
@@ -164,7 +169,21 @@ def _redirecting_import(name, globals=None, locals=None, fromlist=(), level=0):
             if not substituted:
                 raise
         return _overlay(name) if fromlist else _overlay(name.partition('.')[0])
-    return builtins.__import__(name, globals, locals, fromlist, level)
+    try:
+        return builtins.__import__(name, globals, locals, fromlist, level)
+    except ModuleNotFoundError as exc:
+        # Built-in scripts import helper modules of their scripts root by plain name (`from helpers import x`),
+        # which works there when that directory is on sys.path; here the registered module of that name answers.
+        top = name.partition('.')[0]
+        if level != 0 or exc.name != top:
+            raise
+        try:
+            leaf = importlib.import_module(_qualified(name))
+        except ModuleNotFoundError as missing:
+            if missing.name not in (_qualified(top), _qualified(name)):
+                raise  # the registered module itself imports something missing
+            raise exc from None
+        return leaf if fromlist else sys.modules[_qualified(top)]
 
 
 _MODULE_BUILTINS = {**vars(builtins), '__import__': _redirecting_import}
@@ -285,7 +304,8 @@ def _find_scripts(module):
     """The Script classes of a module: script_order first, then the rest alphabetically by name."""
     found = {}
     for attr in vars(module).values():
-        if isinstance(attr, type) and issubclass(attr, Script) and attr is not Script:
+        # The bases themselves are not scripts (as on NetBox, which leaves out Script and Report).
+        if isinstance(attr, type) and issubclass(attr, Script) and attr not in (Script, Report):
             found[attr.__name__] = attr
     ordered = []
     for cls in getattr(module, 'script_order', ()) or ():
@@ -320,18 +340,12 @@ def _unlisted_class_warnings(module, qualified, has_scripts):
         if not isinstance(attr, type) or attr.__module__ != qualified or issubclass(attr, Script):
             continue
         base = _netbox_base(attr)
-        if base is not None and base.__name__ == 'Report':
+        if base is not None:
+            source = 'extras.reports' if base.__name__ == 'Report' else 'extras.scripts'
             warnings.append(_(
-                "class {name} derives from Report (extras.reports), NetBox's legacy report class, which this "
-                'plugin does not run (and NetBox 5.0 removes): derive it from Script (from extras.scripts import '
-                'Script) and swap the arguments of its log_success/log_info/log_warning/log_failure calls (Report '
-                'takes (obj, message), Script takes (message, obj)); its test_* methods then run as a report did'
-            ).format(name=attr.__name__))
-        elif base is not None:
-            warnings.append(_(
-                "class {name} derives from NetBox's own extras.scripts.{base}, imported in a way the plugin does not "
-                'redirect (such as "from extras import scripts"): import it with "from extras.scripts import {base}"'
-            ).format(name=attr.__name__, base=base.__name__))
+                "class {name} derives from NetBox's own {source}.{base}, imported in a way the plugin does not "
+                'redirect: import it with "from {source} import {base}"'
+            ).format(name=attr.__name__, base=base.__name__, source=source))
         elif not has_scripts and issubclass(attr, BaseScript) and attr is not BaseScript:
             warnings.append(_(
                 'class {name} derives from BaseScript only, which is for shared bases and is never listed: derive it '

@@ -39,7 +39,7 @@ from ..choices import ChangeActionChoices, HealthChoices, LogLevelChoices, RunSo
 from ..models import Script, ScriptModule, ScriptRun
 from ..scripting.exceptions import AbortScriptBase as AbortScript  # NetBox's while NetBox has one (not 5.0)
 from ..scripting.log import LOG_LEVELS, LogEntry
-from ..scripting.script import report_test_names, script_options, secret_variable_names
+from ..scripting.script import BaseScript, report_test_names, script_options, secret_variable_names
 from .errors import RunRefused
 from .inputs import SECRET_MASK, InputError, validate_inputs
 from .loader import get_script_class, load_revision
@@ -580,7 +580,8 @@ def run_health_check(run, script_class, request, recorder, stopper=None):
                     except RunCancelled:
                         raise
                     except Exception as exc:
-                        script.log_failure(_('{test} raised {error}').format(
+                        # Through Script itself: a legacy Report's log_failure takes (obj, message).
+                        BaseScript.log_failure(script, _('{test} raised {error}').format(
                             test=name, error=f'{type(exc).__name__}: {exc}' if str(exc) else type(exc).__name__
                         ))
                     finally:
