@@ -295,3 +295,61 @@ def test_two_applies_at_once_move_everything_once(tmp_path):
     assert EventRule.objects.filter(name__endswith='(custom scripts)').count() == 1
     assert ObjectPermission.objects.filter(description__startswith='Moved from built-in').count() == 3
     assert verify().ok
+
+
+def test_permission_changes_after_apply_are_carried_over(installation, django_capture_on_commit_callbacks):
+    """A built-in permission revoked or narrowed after the apply must not stay granted on the plugin side."""
+    admin, alice, carol = installation.admin, installation.alice, installation.carol
+    apply(admin, django_capture_on_commit_callbacks)
+    assert verify().ok
+    assert Script.objects.restrict(alice, 'run').exists() and Script.objects.restrict(carol, 'run').exists()
+
+    # On the built-in side: alice's permission disabled, carol's group narrowed to a script that does not exist.
+    installation.perm_alice.enabled = False
+    installation.perm_alice.save()
+    installation.perm_noc.constraints = {'name': 'NoSuchScript'}
+    installation.perm_noc.save()
+    # And someone widens a copy by hand.
+    ObjectPermission.objects.filter(name='NOC run (inventory)').update(actions=['view', 'run', 'commit'])
+
+    report = verify()
+    assert not report.ok
+    assert any('NOC run (inventory)' in problem for problem in report.problems), report.problems
+    with pytest.raises(MigrationRefused, match='verified apply'):
+        cleanup(admin)
+    actions = {(item.builtin, item.action) for item in build_plan().items if item.kind == 'permission'}
+    assert ("copy 'NOC run (inventory)'", 'remove') in actions
+    assert ("permission 'Alice scripts'", 'update') in actions
+
+    apply(admin, django_capture_on_commit_callbacks)
+    alice, carol = User.objects.get(pk=alice.pk), User.objects.get(pk=carol.pk)  # fresh permission caches
+    assert not Script.objects.restrict(alice, 'run').exists()
+    assert not Script.objects.restrict(carol, 'run').filter(class_name='NewSite').exists()
+    assert not ObjectPermission.objects.filter(name='NOC run (inventory)').exists()
+    assert verify().ok
+
+
+SIDE_EFFECT = """
+from extras.models import Tag
+from extras.scripts import Script
+
+Tag.objects.get_or_create(name='written at import', slug='written-at-import')
+
+
+class Noop(Script):
+    def run(self, data, commit):
+        return 'noop'
+"""
+
+
+def test_planning_rolls_back_what_module_code_writes_at_import(installation):
+    stock.upload('sidefx.py', SIDE_EFFECT)
+    from extras.models import Tag
+
+    Tag.objects.filter(slug='written-at-import').delete()
+    before = row_counts()
+    plan = build_plan(only=['sidefx'])
+    assert plan.items[0].action == 'move'
+    verify(only=['sidefx'])
+    assert not Tag.objects.filter(slug='written-at-import').exists()
+    assert row_counts() == before

@@ -54,6 +54,9 @@ def _apply_module(plan, user, result):
         for copy in plan.permissions:
             permissions.copy_permission(copy)
             counts['permissions'] += 1
+        for stale in plan.stale_permissions:
+            stale.delete()
+            counts['permissions'] += 1
         owners = {}
         for copy in plan.event_rules:
             rule, owner = event_rules.copy_rule(plan, copy, user)

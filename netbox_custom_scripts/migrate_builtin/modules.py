@@ -11,6 +11,7 @@ import ast
 import logging
 
 from django.core.files.storage import storages
+from django.db import transaction
 from django.utils.translation import gettext as _
 
 from ..choices import ModuleSourceChoices
@@ -160,9 +161,14 @@ def _plan_module(plan):
 def _load(plan):
     """Import the module's code under the plugin (nothing is saved): (error or '', {class names})."""
     try:
-        loaded = import_module_source(
-            plan.name, plan.source_code, content_hash(plan.source_code), is_package=_is_package(plan.builtin),
-        )
+        # Its top-level code runs: whatever it writes is rolled back, so planning changes nothing.
+        with transaction.atomic():
+            try:
+                loaded = import_module_source(
+                    plan.name, plan.source_code, content_hash(plan.source_code), is_package=_is_package(plan.builtin),
+                )
+            finally:
+                transaction.set_rollback(True)
     except ModuleLoadError as exc:
         return str(exc), set()
     finally:

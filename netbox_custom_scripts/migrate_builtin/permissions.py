@@ -8,6 +8,7 @@ same value - a built-in script's `name` is the plugin script's `class_name`, a b
 is a plugin module name - and only when every OR-ed alternative translates; anything else is reported, and the
 permission is not copied at all. Actions: `view` and `run` (the ones built-in scripts use) map to the same actions.
 """
+import re
 from dataclasses import dataclass
 
 from core.models import ObjectType
@@ -18,7 +19,9 @@ from users.models import ObjectPermission
 from ..models import Script
 from .plan import PlanItem
 
-__all__ = ('PermissionCopy', 'copy_permission', 'marker', 'plan_permissions', 'unmovable_permission_items')
+__all__ = (
+    'PermissionCopy', 'copy_permission', 'marker', 'module_copies', 'plan_permissions', 'unmovable_permission_items',
+)
 
 MAPPED_ACTIONS = ('view', 'run')
 # Fields of a built-in Script a constraint may use, each with an exact counterpart on plugin scripts.
@@ -185,6 +188,7 @@ def _builtin_names():
 
 def plan_permissions(plans):
     builtin_names = _builtin_names()
+    expected = {plan.name: set() for plan in plans}
     for permission in script_permissions():
         if _unmovable(permission, builtin_names):
             continue
@@ -197,15 +201,54 @@ def plan_permissions(plans):
             if constraints is None:
                 continue
             copy = PermissionCopy(permission, plan.name, actions, constraints)
-            done = ObjectPermission.objects.filter(description=marker(permission.pk, plan.name)).exists()
+            expected[plan.name].add(marker(permission.pk, plan.name))
+            existing = ObjectPermission.objects.filter(description=marker(permission.pk, plan.name)).first()
+            differences = _differences(existing, copy) if existing else []
             note = _('Constraints: {constraints}.').format(constraints=constraints)
             if dropped:
                 note += ' ' + _('Not copied: {actions} (no use on scripts).').format(actions=', '.join(dropped))
-            plan.add('permission', _label(permission), permission.pk, 'already_done' if done else 'copy',
+            if differences:
+                note = _('The copy differs from its original ({what}): it is brought back in line.').format(
+                    what=', '.join(differences)) + ' ' + note
+            action = 'copy' if existing is None else 'update' if differences else 'already_done'
+            plan.add('permission', _label(permission), permission.pk, action,
                      _("permission '{name}' on plugin scripts ({actions})").format(
                          name=copy.name, actions=', '.join(actions)), note)
-            if not done and plan.movable:
+            if action != 'already_done' and plan.movable:
                 plan.permissions.append(copy)
+    # Copies whose original was deleted, or no longer covers the module's scripts: they would grant what the
+    # built-in side no longer does.
+    for plan in plans:
+        for stale in module_copies(plan.name).exclude(description__in=expected[plan.name]):
+            plan.add('permission', _("copy '{name}'").format(name=stale.name), stale.pk, 'remove', '',
+                     _('Its built-in original no longer grants it (deleted, narrowed or untranslatable now).'))
+            if plan.movable:
+                plan.stale_permissions.append(stale)
+
+
+def module_copies(module_name):
+    """The permission copies apply made for one module (found by their description marker)."""
+    return ObjectPermission.objects.filter(
+        description__regex=r'^Moved from built-in scripts: permission #[0-9]+, module ' + re.escape(module_name) + '$'
+    )
+
+
+def _differences(existing, copy):
+    """What of `existing` (a copy made earlier) no longer matches its original; [] when it matches."""
+    original = copy.original
+    wanted = copy.constraints if len(copy.constraints) > 1 else copy.constraints[0]
+    checks = (
+        (_('enabled'), existing.enabled == original.enabled),
+        (_('actions'), sorted(existing.actions) == sorted(copy.actions)),
+        (_('constraints'), existing.constraints == wanted),
+        (_('users'), set(existing.users.values_list('pk', flat=True))
+         == set(original.users.values_list('pk', flat=True))),
+        (_('groups'), set(existing.groups.values_list('pk', flat=True))
+         == set(original.groups.values_list('pk', flat=True))),
+        (_('object types'), list(existing.object_types.values_list('pk', flat=True))
+         == [ObjectType.objects.get_for_model(Script).pk]),
+    )
+    return [label for label, same in checks if not same]
 
 
 def unmovable_permission_items():
@@ -220,15 +263,15 @@ def unmovable_permission_items():
 
 
 def copy_permission(copy):
-    """Create the plugin permission (its module's transaction is the caller's)."""
+    """Create the plugin permission, or bring an earlier copy back in line (the caller holds the transaction)."""
     original = copy.original
-    permission = ObjectPermission.objects.create(
-        name=copy.name,
-        description=marker(original.pk, copy.module),
-        enabled=original.enabled,
-        actions=copy.actions,
-        constraints=copy.constraints if len(copy.constraints) > 1 else copy.constraints[0],
-    )
+    permission = ObjectPermission.objects.filter(description=marker(original.pk, copy.module)).first()
+    permission = permission or ObjectPermission(description=marker(original.pk, copy.module))
+    permission.name = copy.name
+    permission.enabled = original.enabled
+    permission.actions = copy.actions
+    permission.constraints = copy.constraints if len(copy.constraints) > 1 else copy.constraints[0]
+    permission.save()
     permission.object_types.set([ObjectType.objects.get_for_model(Script)])
     permission.users.set(original.users.all())
     permission.groups.set(original.groups.all())

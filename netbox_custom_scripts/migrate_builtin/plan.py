@@ -17,8 +17,9 @@ from .access import MigrationRefused
 __all__ = ('ACTIONS', 'KINDS', 'ModulePlan', 'Plan', 'PlanItem', 'build_plan', 'module_plans')
 
 KINDS = ('module', 'script', 'permission', 'event_rule', 'schedule', 'history')
-ACTIONS = ('move', 'link', 'repoint', 'copy', 'already_done', 'cannot_move')
-TO_DO = ('move', 'link', 'repoint', 'copy')
+ACTIONS = ('move', 'link', 'repoint', 'copy', 'update', 'remove', 'already_done', 'cannot_move')
+# 'update' / 'remove': a permission copy that no longer matches its original (changed or revoked since the apply).
+TO_DO = ('move', 'link', 'repoint', 'copy', 'update', 'remove')
 
 
 @dataclass
@@ -44,6 +45,7 @@ class ModulePlan:
     items: list = field(default_factory=list)
     # Filled in by the steps for apply: what to create.
     permissions: list = field(default_factory=list)   # permissions.PermissionCopy
+    stale_permissions: list = field(default_factory=list)  # copies whose original no longer grants them
     event_rules: list = field(default_factory=list)   # event_rules.RuleCopy
     schedules: list = field(default_factory=list)     # schedules.ScheduleMove
     history: list = field(default_factory=list)       # core.Job rows to import
@@ -130,6 +132,7 @@ def _stays(plan):
             item.action = 'cannot_move'
             item.reason = _('Its module stays on the built-in side.')
     plan.permissions, plan.event_rules, plan.schedules, plan.history = [], [], [], []
+    plan.stale_permissions = []
 
 
 def build_plan(only=None, history=False):
