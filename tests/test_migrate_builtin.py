@@ -353,3 +353,83 @@ def test_planning_rolls_back_what_module_code_writes_at_import(installation):
     verify(only=['sidefx'])
     assert not Tag.objects.filter(slug='written-at-import').exists()
     assert row_counts() == before
+
+
+SECRET_SCHEDULE = """
+from extras.scripts import Script, StringVar
+
+
+class Rotate(Script):
+    token = StringVar()
+    device = StringVar()
+
+    class Meta:
+        sensitive_variables = ['token']
+
+    def run(self, data, commit):
+        return data['device']
+"""
+
+
+def test_a_schedule_with_secret_inputs_stays_and_the_plan_never_shows_the_secret(installation,
+                                                                                  django_capture_on_commit_callbacks):
+    from django.utils import timezone
+    from extras.jobs import ScriptJob
+
+    stock.upload('rotate.py', SECRET_SCHEDULE)
+    with django_capture_on_commit_callbacks(execute=True):
+        job = ScriptJob.enqueue(
+            instance=stock.builtin_script('rotate.py', 'Rotate'), user=installation.admin,
+            schedule_at=timezone.now() + __import__('datetime').timedelta(days=1), interval=60,
+            data={'token': 'SCHED-SECRET-77', 'device': 'sw1'}, commit=True, name='Rotate',
+        )
+    plan = build_plan(only=['rotate'])
+    item = next(item for item in plan.items if item.kind == 'schedule')
+    assert item.action == 'cannot_move' and 'secret variables (token)' in item.reason
+    assert 'SCHED-SECRET-77' not in str(plan.to_dict())
+    status, out, err = cli('migrate-builtin', '--json', '--only', 'rotate')
+    assert 'SCHED-SECRET-77' not in out + err
+    result = apply(installation.admin, django_capture_on_commit_callbacks, only=['rotate'])
+    assert result.failed == {} and Job.objects.filter(pk=job.pk).exists()  # the module moved; the job stays
+    assert not Schedule.objects.filter(script__class_name='Rotate').exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_imported_run_cannot_be_run_again(installation):
+    from netbox_custom_scripts.execution.dispatch import rerun
+    from netbox_custom_scripts.execution.errors import RunRefused
+
+    result = apply_plan(installation.admin, history=True)
+    assert not result.failed
+    imported = ScriptRun.objects.get(imported_job_id=installation.finished_job.pk)
+    before = ScriptRun.objects.count()
+    with pytest.raises(RunRefused, match='imported from built-in scripts'):
+        rerun(imported, user=installation.admin, source=RunSourceChoices.API)
+    assert ScriptRun.objects.count() == before
+
+
+def test_a_constrained_migrate_grant_is_not_enough(installation, django_capture_on_commit_callbacks):
+    from .utils import make_user
+
+    nora = make_user('nora')
+    grant = ObjectPermission.objects.create(name='nora migrate', actions=['migrate'],
+                                            constraints={'name': 'nothing-matches'})
+    grant.object_types.add(__import__('core.models', fromlist=['ObjectType']).ObjectType.objects.get_for_model(
+        ScriptModule))
+    grant.users.add(nora)
+    nora = User.objects.get(pk=nora.pk)
+    assert not may_migrate(nora)
+    before = row_counts()
+    with pytest.raises(MigrationRefused):
+        apply(nora, django_capture_on_commit_callbacks)
+    status, out, err = cli('migrate-builtin', '--plan', '--user', 'nora')
+    assert status == 10 and 'may not move' in err
+    assert row_counts() == before
+
+
+def test_cli_refuses_options_that_do_not_go_with_the_mode(installation):
+    too_many = ['--only', *[f'm{i}' for i in range(1001)]]
+    for args in (['--plan', '--discard-history'], ['--verify', '--history'], too_many,
+                 ['--verify', '--user', 'nobody-by-that-name']):
+        status, out, err = cli('migrate-builtin', *args)
+        assert status == 10, (args, status, err)

@@ -328,6 +328,7 @@ class TestApplyRequests:
         ({'only': [INVENTORY], 'dry_run': True}, 'dry_run'),  # a field it does not take
         ({'only': ['wmig_inventroy']}, 'only'),              # a module that does not exist
         ({'only': []}, 'only'),                              # "nothing" is not "everything"
+        ({'only': None}, 'only'),                            # nor is null: leave the field out for that
         ({'only': INVENTORY}, 'only'),                       # a string, not a list
         ({'only': ['x' * 300]}, 'only'),
         ({'only': [f'm{i}' for i in range(5000)]}, 'only'),  # the huge input

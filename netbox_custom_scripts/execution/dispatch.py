@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_pg_utils import advisory_lock
 
-from ..choices import RunStatusChoices
+from ..choices import RunSourceChoices, RunStatusChoices
 from ..jobs import ActivateRevisionJob, RunScriptJob, SyncModulesJob
 from ..models import Script, ScriptRun
 from ..scripting.script import check_run_options, report_test_names, script_options, secret_variable_names
@@ -296,6 +296,10 @@ def rerun(run, *, user, source, commit=None, data=None, files=None, http_request
     """
     if run.script is None:
         raise RunRefused(_('The script of run #{run} no longer exists.').format(run=run.pk))
+    if run.source == RunSourceChoices.IMPORTED:
+        raise RunRefused(_(
+            'Run #{run} was imported from built-in scripts, which keep no inputs of finished jobs: start a new run '
+            'instead.').format(run=run.pk))
     if run.health_check:
         if commit:
             raise RunRefused(_("Run #{run} ran the script's tests; there is nothing to apply.").format(run=run.pk))

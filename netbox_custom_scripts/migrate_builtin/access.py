@@ -1,5 +1,6 @@
 """Who may move the built-in scripts, and the refusal that changes nothing."""
 from django.utils.translation import gettext as _
+from netbox.authentication import ObjectPermissionBackend
 
 __all__ = ('MigrationRefused', 'check_may_migrate', 'may_migrate')
 
@@ -13,10 +14,19 @@ class MigrationRefused(Exception):
 
 
 def may_migrate(user):
-    """Superusers, and users granted the `migrate` action on script modules (an ObjectPermission)."""
+    """
+    Superusers, and users granted the `migrate` action on script modules by an ObjectPermission without
+    constraints: moving works on the whole installation, so a constraint (which cannot say what it would limit)
+    grants nothing rather than everything.
+    """
     if user is None or not getattr(user, 'is_authenticated', False) or not user.is_active:
         return False
-    return user.is_superuser or user.has_perm(MIGRATE_PERMISSION)
+    if user.is_superuser:
+        return True
+    if not user.has_perm(MIGRATE_PERMISSION):
+        return False
+    granted = ObjectPermissionBackend().get_all_permissions(user).get(MIGRATE_PERMISSION, ())
+    return any(not constraints for constraints in granted)
 
 
 def check_may_migrate(user):

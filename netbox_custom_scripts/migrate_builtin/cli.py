@@ -4,6 +4,8 @@ import json
 from django.core.management.base import CommandError
 
 from . import MigrationRefused, apply_plan, build_plan, cleanup, verify
+from .access import check_may_migrate
+from .job import MAX_ONLY_NAMES
 
 # Exit statuses besides 0: each says what went wrong, for scripts that run the command.
 EXIT_REFUSED = 10        # no such user, no permission, unknown module, cleanup before a verified apply
@@ -34,10 +36,18 @@ def add_parser(commands):
 def handle(cmd, get_user, mode, only, history, discard_history, user, json: bool = False, **options):
     output_json = json
     try:
-        if mode in ('apply', 'cleanup'):
-            if not user:
-                raise CommandError(f'--{mode} needs --user: the user it acts as.', returncode=EXIT_REFUSED)
-            acting = get_user(user)
+        if discard_history and mode != 'cleanup':
+            raise CommandError('--discard-history goes with --cleanup only.', returncode=EXIT_REFUSED)
+        if history and mode not in ('plan', 'apply'):
+            raise CommandError('--history goes with --plan or --apply only.', returncode=EXIT_REFUSED)
+        if only and len(only) > MAX_ONLY_NAMES:
+            raise CommandError(f'--only takes at most {MAX_ONLY_NAMES} module names.', returncode=EXIT_REFUSED)
+        if mode in ('apply', 'cleanup') and not user:
+            raise CommandError(f'--{mode} needs --user: the user it acts as.', returncode=EXIT_REFUSED)
+        # Optional for the plan and verify (the operator's own view), but checked whenever it is given.
+        acting = get_user(user) if user else None
+        if acting is not None:
+            check_may_migrate(acting)
         if mode == 'plan':
             plan = build_plan(only=only, history=history)
             _print_plan(cmd, plan, output_json)
@@ -115,7 +125,7 @@ def _cleanup_lines(result):
     lines = [f'deleted built-in module: {name}' for name in result.modules]
     lines += [f'deleted disabled event rule: {name}' for name in result.event_rules]
     lines += [f'removed built-in permission: {name}' for name in result.permissions]
-    lines += [f'kept (not translatable, grants nothing on plugin scripts): {name}' for name in
+    lines += [f'kept (grants nothing on plugin scripts: not translatable, or matching no script): {name}' for name in
               result.kept_permissions]
     if result.discarded_jobs:
         lines.append(f'discarded {result.discarded_jobs} finished built-in jobs')

@@ -20,6 +20,7 @@ from ..execution.loader import ModuleLoadError, PendingSource, import_module_sou
 from ..execution.sources import register_data_file, register_upload
 from ..models import Script, ScriptModule
 from ..models.modules import content_hash
+from ..scripting.script import secret_variable_names
 from .plan import ModulePlan
 
 __all__ = ('move_module', 'plan_modules', 'read_builtin_source')
@@ -133,6 +134,10 @@ def _plan_module(plan):
     if done:
         plan.add('module', label, builtin.pk, 'already_done', target)
         existing = set(Script.objects.filter(module__name=plan.name).values_list('class_name', flat=True))
+        plan.secret_inputs = {
+            class_name: set(meta.get('sensitive_variables') or ())
+            for class_name, meta in Script.objects.filter(module__name=plan.name).values_list('class_name', 'meta')
+        }
         for script in scripts:
             action_ = 'already_done' if script.name in existing else 'cannot_move'
             plan.add('script', _('script {module}.{name}').format(module=plan.name, name=script.name), script.pk,
@@ -142,6 +147,7 @@ def _plan_module(plan):
         return
 
     error, classes = _load(plan)
+    plan.secret_inputs = classes
     if error:
         plan.add('module', label, builtin.pk, 'cannot_move', target,
                  _('It does not load under the plugin: {error}').format(error=error))
@@ -159,7 +165,10 @@ def _plan_module(plan):
 
 
 def _load(plan):
-    """Import the module's code under the plugin (nothing is saved): (error or '', {class names})."""
+    """
+    Import the module's code under the plugin (nothing is saved): (error or '', {class name: its secret variable
+    names}).
+    """
     try:
         # Its top-level code runs: whatever it writes is rolled back, so planning changes nothing.
         with transaction.atomic():
@@ -175,7 +184,7 @@ def _load(plan):
         # A check, not a registration: the process must not keep running code that is not a module yet.
         if not ScriptModule.objects.filter(name=plan.name).exists():
             loader.forget(plan.name)
-    return '', {cls.__name__ for cls in loaded.scripts}
+    return '', {cls.__name__: set(secret_variable_names(cls)) for cls in loaded.scripts}
 
 
 def move_module(plan, user):

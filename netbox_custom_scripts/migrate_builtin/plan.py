@@ -46,6 +46,7 @@ class ModulePlan:
     # Filled in by the steps for apply: what to create.
     permissions: list = field(default_factory=list)   # permissions.PermissionCopy
     stale_permissions: list = field(default_factory=list)  # copies whose original no longer grants them
+    secret_inputs: dict = field(default_factory=dict)  # class name -> names of its secret variables
     event_rules: list = field(default_factory=list)   # event_rules.RuleCopy
     schedules: list = field(default_factory=list)     # schedules.ScheduleMove
     history: list = field(default_factory=list)       # core.Job rows to import

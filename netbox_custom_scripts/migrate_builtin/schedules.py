@@ -20,6 +20,7 @@ from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from ..execution.inputs import SECRET_MASK
 from ..execution.schedules import create_schedule
 from ..models import Schedule, Script
 
@@ -115,8 +116,17 @@ def plan_schedules(plan):
                 'side either. Delete it, and create a plugin schedule by hand.'))
             continue
         inputs, commit = arguments
+        secret = plan.secret_inputs.get(class_name, set())
+        shown = {name: SECRET_MASK if name in secret else value for name, value in inputs.items()}
+        if given := sorted(name for name in secret if inputs.get(name) not in (None, '', [], {})):
+            # The plugin never stores secret inputs, so a schedule cannot keep them; the built-in job stays.
+            plan.add('schedule', label, job.pk, 'cannot_move', target, _(
+                'Its inputs include secret variables ({names}), which the plugin never stores, so a schedule cannot '
+                'keep them. Delete the built-in job and run the script by hand, or drop the secret from its '
+                'inputs.').format(names=', '.join(given)))
+            continue
         plan.add('schedule', label, job.pk, 'move', target, _(
-            'Inputs {inputs}, commit {commit}; the built-in job is deleted.').format(inputs=inputs, commit=commit))
+            'Inputs {inputs}, commit {commit}; the built-in job is deleted.').format(inputs=shown, commit=commit))
         plan.schedules.append(ScheduleMove(job, class_name, inputs, commit))
 
 

@@ -76,9 +76,9 @@ class ScriptRunView(generic.ObjectView):
             ),
             'can_review': instance.awaiting_approval and may_review(instance, request.user),
             'approved_run': ScriptRun.objects.filter(approval_of=instance.pk).first() if instance.reviewed else None,
-            'can_run': instance.script is not None and request.user.has_perm(
-                'netbox_custom_scripts.run_script', instance.script
-            ),
+            # Imported runs (from built-in scripts) kept no inputs: nothing to run again.
+            'can_run': instance.script is not None and instance.source != RunSourceChoices.IMPORTED
+            and request.user.has_perm('netbox_custom_scripts.run_script', instance.script),
             'log_levels': LogLevelChoices,
         }
 

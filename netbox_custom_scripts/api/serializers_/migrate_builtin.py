@@ -2,6 +2,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from ...migrate_builtin.job import MAX_MODULE_NAME_LENGTH, MAX_ONLY_NAMES
+from ...migrate_builtin.plan import ACTIONS, KINDS
 from .base import RejectUnknownFieldsMixin
 
 __all__ = (
@@ -12,14 +13,10 @@ __all__ = (
     'MigrateVerifySerializer',
 )
 
-ACTIONS = ('move', 'link', 'repoint', 'copy', 'already_done', 'cannot_move')
-KINDS = ('module', 'script', 'permission', 'event_rule', 'schedule', 'history')
-
-
 class MigrateBuiltinApplySerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     """What POST .../migrate-builtin/ takes."""
     only = serializers.ListField(
-        child=serializers.CharField(max_length=MAX_MODULE_NAME_LENGTH), required=False, allow_null=True,
+        child=serializers.CharField(max_length=MAX_MODULE_NAME_LENGTH), required=False,
         default=None, allow_empty=False, max_length=MAX_ONLY_NAMES,
         help_text=_('Move only these built-in modules (by name); leave out to move every module'),
     )
@@ -31,7 +28,7 @@ class MigrateBuiltinApplySerializer(RejectUnknownFieldsMixin, serializers.Serial
 class MigrateBuiltinCleanupSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     """What POST .../migrate-builtin/cleanup/ takes (nothing, usually)."""
     only = serializers.ListField(
-        child=serializers.CharField(max_length=MAX_MODULE_NAME_LENGTH), required=False, allow_null=True,
+        child=serializers.CharField(max_length=MAX_MODULE_NAME_LENGTH), required=False,
         default=None, allow_empty=False, max_length=MAX_ONLY_NAMES,
         help_text=_('Clean up only these built-in modules (by name); leave out for every module'),
     )
