@@ -322,3 +322,55 @@ def test_fixing_the_module_clears_its_warnings(scripts_dir):
     module = ScriptModule.objects.get(name='legacy')
     assert module.warnings == []
     assert module.scripts.get().warnings == []
+
+
+CLASS_ATTRIBUTES = """
+from extras.scripts import Script, StringVar
+
+
+class ClassAttrs(Script):
+    name = 'Class-level name'
+    description = 'Class-level description'
+    commit_default = False
+    scheduling_enabled = False
+    field_order = ['b', 'a']
+
+    a = StringVar(default='x')
+    b = StringVar(default='y')
+
+    def run(self, data, commit):
+        return f'commit={commit} keys={list(data)}'
+"""
+
+MULTI_OBJECT_DEFAULT = """
+from dcim.models import Site
+from extras.scripts import MultiObjectVar, ObjectVar, Script
+
+
+class Defaults(Script):
+    sites = MultiObjectVar(model=Site, default=[1, 2], required=False)
+    site = ObjectVar(model=Site, default=1, required=False)
+
+    def run(self, data, commit):
+        return ','.join(sorted(site.name for site in data['sites']))
+"""
+
+
+@pytest.mark.django_db(transaction=True)
+def test_options_set_as_class_attributes_count_as_on_netbox(scripts_dir, admin):
+    """NetBox reads name, description, commit_default... through class properties a class attribute replaces."""
+    result = sync(scripts_dir, attrs=CLASS_ATTRIBUTES)
+    assert result.errors == {}
+    script = Script.objects.get(class_name='ClassAttrs')
+    assert (script.name, script.description) == ('Class-level name', 'Class-level description')
+    assert script.meta['commit_default'] is False and script.meta['scheduling_enabled'] is False
+    assert [variable['name'] for variable in script.variables] == ['b', 'a']
+    run = submit_run(script, user=admin, data={}, source=RunSourceChoices.API, immediate=True)
+    assert (run.status, run.commit, run.output) == (RunStatusChoices.COMPLETED, False, "commit=False keys=['b', 'a']")
+
+
+def test_a_list_of_ids_as_a_multi_object_default_loads(scripts_dir, admin):
+    result = sync(scripts_dir, defaults=MULTI_OBJECT_DEFAULT)
+    assert result.errors == {}
+    variables = {v['name']: v for v in Script.objects.get(class_name='Defaults').variables}
+    assert variables['sites']['default'] == [1, 2] and variables['site']['default'] == 1

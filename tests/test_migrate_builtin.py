@@ -433,3 +433,43 @@ def test_cli_refuses_options_that_do_not_go_with_the_mode(installation):
                  ['--verify', '--user', 'nobody-by-that-name']):
         status, out, err = cli('migrate-builtin', *args)
         assert status == 10, (args, status, err)
+
+
+def test_an_event_rule_copy_edited_after_apply_fails_verify_and_is_brought_back(installation,
+                                                                                django_capture_on_commit_callbacks):
+    admin = installation.admin
+    apply(admin, django_capture_on_commit_callbacks)
+    copy = EventRule.objects.get(name='Audit on new site (custom scripts)')
+    expected = (copy.conditions, list(copy.event_types))
+    copy.conditions = {'attr': 'name', 'value': 'never-matches'}
+    copy.event_types = ['object_deleted']
+    copy.save()
+    report = verify()
+    assert not report.ok and any('Audit on new site' in problem for problem in report.problems), report.problems
+    with pytest.raises(MigrationRefused):
+        cleanup(admin)
+    apply(admin, django_capture_on_commit_callbacks)
+    copy.refresh_from_db()
+    assert (copy.conditions, list(copy.event_types)) == expected
+    assert EventRuleOwner.objects.get(event_rule=copy).user == installation.alice  # the owner stays
+    assert verify().ok
+
+
+def test_a_recurring_job_running_during_apply_keeps_verify_failing(installation, django_capture_on_commit_callbacks):
+    from django.utils import timezone
+
+    running = Job.objects.create(
+        object_type=installation.interval_job.object_type, object_id=installation.interval_job.object_id,
+        name='Ping', user=installation.alice, job_id=__import__('uuid').uuid4(), status='running', interval=60,
+        started=timezone.now(),
+    )
+    apply(installation.admin, django_capture_on_commit_callbacks)
+    item = next(item for item in build_plan().items if item.kind == 'schedule' and item.builtin_id == running.pk)
+    assert item.action == 'cannot_move' and 'running now' in item.reason
+    report = verify()
+    assert not report.ok
+    with pytest.raises(MigrationRefused):
+        cleanup(installation.admin)
+    # Once it has finished (and NetBox queued its next occurrence as a new job), verify no longer holds it back.
+    Job.objects.filter(pk=running.pk).update(status='completed', completed=timezone.now())
+    assert verify().ok

@@ -60,7 +60,8 @@ def _apply_module(plan, user, result):
         owners = {}
         for copy in plan.event_rules:
             rule, owner = event_rules.copy_rule(plan, copy, user)
-            owners[rule.name] = owner.username if owner else None
+            if copy.existing is None:  # an update keeps the copy's owner
+                owners[rule.name] = owner.username if owner else None
             counts['event_rules'] += 1
         for move in plan.schedules:
             schedules.move_schedule(plan, move)

@@ -67,6 +67,34 @@ def copy_name(rule):
 class RuleCopy:
     original: EventRule
     class_name: str
+    existing: EventRule | None = None   # a copy made earlier that no longer matches its original
+
+
+def _copied_action_data(original):
+    action_data = dict(original.action_data or {}) if isinstance(original.action_data, dict) else {}
+    action_data.setdefault(COMMIT_KEY, True)  # stock rules always commit
+    return action_data
+
+
+def _copied_fields(original):
+    return {
+        'description': original.description,
+        'event_types': list(original.event_types),
+        'conditions': original.conditions,
+        'action_data': _copied_action_data(original),
+    }
+
+
+def rule_differences(plan, original, copy, class_name):
+    """What of `copy` no longer matches `original` (its configuration and its script); [] when it matches."""
+    differences = [name for name, value in _copied_fields(original).items() if getattr(copy, name) != value]
+    if set(copy.object_types.values_list('pk', flat=True)) != set(original.object_types.values_list('pk', flat=True)):
+        differences.append('object_types')
+    script = Script.objects.filter(module__name=plan.name, class_name=class_name).first()
+    if script is None or copy.action_object_type_id != ObjectType.objects.get_for_model(Script).pk or \
+            copy.action_object_id != script.pk:
+        differences.append(_('script'))
+    return differences
 
 
 def plan_event_rules(plan):
@@ -80,8 +108,19 @@ def plan_event_rules(plan):
             name=copy_name(rule), script=f'{plan.name}.{class_name}')
         existing = copy_of(rule)
         if existing is not None:
-            reason = '' if not rule.enabled else _('The original is enabled again: both rules would run.')
-            plan.add('event_rule', label, rule.pk, 'already_done' if not reason else 'cannot_move', target, reason)
+            if rule.enabled:
+                plan.add('event_rule', label, rule.pk, 'cannot_move', target,
+                         _('The original is enabled again: both rules would run.'))
+                continue
+            differences = rule_differences(plan, rule, existing, class_name)
+            if not differences:
+                plan.add('event_rule', label, rule.pk, 'already_done', target)
+                continue
+            # The original stays the reference until cleanup: its copy is brought back in line.
+            plan.add('event_rule', label, rule.pk, 'update', target, _(
+                'The copy differs from its original ({what}): it is brought back in line.').format(
+                what=', '.join(differences)))
+            plan.event_rules.append(RuleCopy(rule, class_name, existing))
             continue
         if EventRule.objects.filter(name=copy_name(rule)).exists():
             plan.add('event_rule', label, rule.pk, 'cannot_move', target, _(
@@ -113,9 +152,10 @@ def copy_rule(plan, copy, user):
     """Create the plugin rule and disable the original (in the module's transaction). Returns (rule, owner)."""
     original = copy.original
     script = Script.objects.get(module__name=plan.name, class_name=copy.class_name)
-    action_data = dict(original.action_data or {}) if isinstance(original.action_data, dict) else {}
-    action_data.setdefault(COMMIT_KEY, True)  # stock rules always commit
+    action_data = _copied_action_data(original)
     RunCustomScriptAction().validate(action_object=script, action_data=action_data)
+    if copy.existing is not None:
+        return _update_copy(copy.existing, original, script), None
     comments = marker(original.pk) + ('\n' + original.comments if original.comments else '')
     rule = EventRule(
         name=copy_name(original),
@@ -141,3 +181,16 @@ def copy_rule(plan, copy, user):
     original.enabled = False
     original.save()
     return rule, owner
+
+
+def _update_copy(rule, original, script):
+    """Bring an earlier copy back in line with its original (its owner and enabled state stay as they are)."""
+    rule.snapshot()
+    for name, value in _copied_fields(original).items():
+        setattr(rule, name, value)
+    rule.action_object_type = ObjectType.objects.get_for_model(Script)
+    rule.action_object_id = script.pk
+    rule.full_clean()
+    rule.save()
+    rule.object_types.set(original.object_types.all())
+    return rule

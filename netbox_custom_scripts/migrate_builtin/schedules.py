@@ -24,7 +24,7 @@ from ..execution.inputs import SECRET_MASK
 from ..execution.schedules import create_schedule
 from ..models import Schedule, Script
 
-__all__ = ('ScheduleMove', 'move_schedule', 'plan_schedules', 'waiting_jobs')
+__all__ = ('ScheduleMove', 'move_schedule', 'plan_schedules', 'running_interval_jobs', 'waiting_jobs')
 
 logger = logging.getLogger('netbox_custom_scripts.migrate_builtin')
 
@@ -47,6 +47,13 @@ def waiting_jobs(builtin_module):
         object_type=_script_type(), object_id__in=builtin_module.scripts.values_list('pk', flat=True),
         status__in=WAITING,
     ).filter(models.Q(scheduled__isnull=False) | models.Q(interval__isnull=False)).select_related('user').order_by('pk')
+
+
+def running_interval_jobs(builtin_module):
+    return Job.objects.filter(
+        object_type=_script_type(), object_id__in=builtin_module.scripts.values_list('pk', flat=True),
+        status=JobStatusChoices.STATUS_RUNNING, interval__isnull=False,
+    ).order_by('pk')
 
 
 def _plain(value):
@@ -96,6 +103,13 @@ def plan_schedules(plan):
     from extras.models import Script as BuiltinScript
 
     names = dict(BuiltinScript.objects.filter(module=plan.builtin).values_list('pk', 'name'))
+    for job in running_interval_jobs(plan.builtin):
+        # Stock re-queues an interval job when it finishes: moving now would leave that next occurrence behind.
+        plan.add('schedule', _('recurring job #{id} of {script} (running now, every {interval} min)').format(
+            id=job.pk, script=f'{plan.name}.{names.get(job.object_id)}', interval=job.interval), job.pk,
+            'cannot_move', _('plugin schedule of {script}').format(script=f'{plan.name}.{names.get(job.object_id)}'),
+            _('It is running now; when it finishes NetBox schedules its next occurrence, which a later apply moves. '
+              'Apply again after it has finished.'))
     for job in waiting_jobs(plan.builtin):
         class_name = names.get(job.object_id)
         label = _('scheduled job #{id} of {script} ({when}, user {user})').format(

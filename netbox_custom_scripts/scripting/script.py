@@ -145,8 +145,28 @@ def _loaded_from(cls, key, default=None):
     return default
 
 
+# Options NetBox's own Script reads through class properties, so a plain class attribute of that name (not a
+# variable) replaces Meta's value there: `description = '...'` on the class, as legacy reports were written.
+CLASS_ATTRIBUTE_OPTIONS = (
+    'name', 'description', 'field_order', 'fieldsets', 'commit_default', 'job_timeout', 'scheduling_enabled',
+    'notifications_default',
+)
+
+
 def _meta_value(cls, option):
-    """A Meta option as written (or its default), read from Meta only: a variable cannot shadow it."""
+    """
+    A Meta option as written (or its default), read from Meta - or, for NetBox's own options, from a plain class
+    attribute of that name, which wins as it does on NetBox. A variable cannot shadow it.
+    """
+    if option in CLASS_ATTRIBUTE_OPTIONS:
+        for klass in inspect.getmro(cls):
+            if klass in (BaseScript, object) or klass.__module__.startswith('netbox_custom_scripts.'):
+                break
+            if option in vars(klass):
+                value = vars(klass)[option]
+                if not isinstance(value, (ScriptVariable, classmethod, staticmethod, property)) and not callable(value):
+                    return value
+                break
     meta = _class_attribute(cls, 'Meta')
     return getattr(meta, option, META_OPTIONS[option]) if meta is not None else META_OPTIONS[option]
 

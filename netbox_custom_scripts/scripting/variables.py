@@ -507,7 +507,8 @@ class MultiObjectVar(ObjectVar):
 
     def serialize(self, value):
         if isinstance(value, (QuerySet, list, tuple)):
-            return [None if item is None else item.pk for item in value]
+            # Objects or their IDs (a default is often written as `[1, 2]`).
+            return [item.pk if isinstance(item, Model) else item for item in value]
         return super().serialize(value)
 
     def bind_value(self, value):
