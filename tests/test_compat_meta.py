@@ -374,3 +374,4 @@ def test_a_list_of_ids_as_a_multi_object_default_loads(scripts_dir, admin):
     assert result.errors == {}
     variables = {v['name']: v for v in Script.objects.get(class_name='Defaults').variables}
     assert variables['sites']['default'] == [1, 2] and variables['site']['default'] == 1
+

@@ -29,7 +29,7 @@ from django.utils.translation import gettext as _
 from ..reports import Report
 from ..scripting import BaseScript, Script
 from ..scripting.netbox_api import SOURCE_ATTRIBUTE
-from ..scripting.script import _LOADED_FROM, check_definition, script_options
+from ..scripting.script import _LOADED_FROM, check_definition, describe_variables, script_options
 from .errors import RunRefused
 
 __all__ = (
@@ -397,6 +397,11 @@ def import_module_source(name, source, content_hash, *, is_package=False, data_r
             if cls.__module__ == qualified:
                 setattr(cls, _LOADED_FROM, {'module': name, 'data_root': data_root, 'module_dir': module_dir})
             check = check_definition(cls)
+            try:
+                describe_variables(cls)  # what the Script record stores: a default it cannot describe is an error
+            except Exception as exc:
+                check.errors.append(_('its variables cannot be described ({error}): check their defaults').format(
+                    error=f'{type(exc).__name__}: {exc}'))
             # The plugin's own options are checked strictly; with strict_meta, what NetBox tolerates is refused too.
             refused = [*check.errors, *(check.warnings if strict else ())]
             if refused:

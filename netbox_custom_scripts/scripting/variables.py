@@ -235,11 +235,18 @@ class ScriptVariable:
             'label': str(self.label) if self.label else '',
             'description': str(self.description) if self.description else '',
             'required': self.required,
-            'default': None if self.secret else self.serialize(self.default),
+            'default': None if self.secret else self._described_default(),
             'secret': self.secret,
         }
         description.update(self.describe_options())
         return description
+
+    def _described_default(self):
+        # A default NetBox tolerates (the form shows it as given) must not stop the module loading here.
+        try:
+            return self.serialize(self.default)
+        except Exception:
+            return str(self.default)
 
     def describe_options(self):
         return {}
