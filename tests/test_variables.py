@@ -407,3 +407,16 @@ def test_secret_reaches_run_and_the_run_record_keeps_the_mask():
     run = run_script_in_transaction(Login, {'username': 'bob', 'password': 'hunter22', 'api_key': 'abc'})
     assert run.status == 'completed' and run.output == 'bob:8:cba'
     assert run.inputs == {'username': 'bob', 'password': SECRET_MASK, 'api_key': SECRET_MASK}
+
+
+def test_a_datetime_with_an_offset_comes_back_in_the_current_named_time_zone():
+    """As NetBox's form gives it: queued runs and API clients send an offset, the script still gets the zone."""
+    import zoneinfo
+
+    from django.utils import timezone
+
+    with timezone.override(zoneinfo.ZoneInfo('Europe/Amsterdam')):
+        value = clean(DateTimeVar(), '2026-06-01T12:00:00+02:00')
+        typed = clean(DateTimeVar(), '2026-06-01 12:00')
+    assert value == typed
+    assert getattr(value.tzinfo, 'key', None) == getattr(typed.tzinfo, 'key', None) == 'Europe/Amsterdam'

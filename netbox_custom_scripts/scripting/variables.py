@@ -15,6 +15,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db.models import Model, QuerySet
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from ipam.formfields import IPAddressFormField, IPNetworkFormField
 from ipam.validators import MaxPrefixLengthValidator, MinPrefixLengthValidator, prefix_validator
@@ -432,9 +433,22 @@ class DateVar(ScriptVariable):
         return value.isoformat() if isinstance(value, datetime.date) else super().serialize(value)
 
 
+class LocalDateTimeField(forms.DateTimeField):
+    """
+    A DateTimeField whose aware values are in the current time zone (a named zone, as the web form gives them), also
+    when the value arrives with an offset (`2026-06-01T12:00:00+02:00`, as queued runs and API clients send it).
+    """
+
+    def to_python(self, value):
+        result = super().to_python(value)
+        if result is not None and settings.USE_TZ and timezone.is_aware(result):
+            return timezone.localtime(result)
+        return result
+
+
 class DateTimeVar(DateVar):
     """A date and time (a `datetime.datetime`)."""
-    form_field = forms.DateTimeField
+    form_field = LocalDateTimeField
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault('widget', DateTimePicker())
