@@ -1,4 +1,6 @@
+import ctypes
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -90,6 +92,7 @@ def rq_worker_process(django_db_setup, django_db_blocker, redis_connection):
     process = subprocess.Popen(
         [netbox, 'rqworker', '--skip-checks', 'high', 'default'],
         env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        preexec_fn=_die_with_the_test_run,
     )
     from rq import Worker
 
@@ -107,6 +110,12 @@ def rq_worker_process(django_db_setup, django_db_blocker, redis_connection):
         process.kill()
 
 
+def _die_with_the_test_run():
+    # A worker left behind by a killed test run would take the next run's jobs from the same Redis database and
+    # run them against the old database: have the kernel end it when pytest ends (Linux's parent-death signal).
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 def start_worker(*queues, log_name='test-rqworker-extra.log'):
     """Another real worker process (in its own process group, so a test can kill it and its work-horse)."""
     env = dict(os.environ)
@@ -116,6 +125,7 @@ def start_worker(*queues, log_name='test-rqworker-extra.log'):
     return subprocess.Popen(
         [netbox, 'rqworker', '--skip-checks', *queues],
         env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        preexec_fn=_die_with_the_test_run,
     )
 
 
