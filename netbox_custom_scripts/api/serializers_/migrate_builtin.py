@@ -13,13 +13,17 @@ __all__ = (
     'MigrateVerifySerializer',
 )
 
+def module_names_field(help_text):
+    """`only`: built-in module names; leaving it out means every module (an empty list or null does not)."""
+    return serializers.ListField(
+        child=serializers.CharField(max_length=MAX_MODULE_NAME_LENGTH), required=False, default=None,
+        allow_empty=False, max_length=MAX_ONLY_NAMES, help_text=help_text,
+    )
+
+
 class MigrateBuiltinApplySerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     """What POST .../migrate-builtin/ takes."""
-    only = serializers.ListField(
-        child=serializers.CharField(max_length=MAX_MODULE_NAME_LENGTH), required=False,
-        default=None, allow_empty=False, max_length=MAX_ONLY_NAMES,
-        help_text=_('Move only these built-in modules (by name); leave out to move every module'),
-    )
+    only = module_names_field(_('Move only these built-in modules (by name); leave out to move every module'))
     history = serializers.BooleanField(
         required=False, default=False, help_text=_('Also import the completed built-in jobs as read-only runs'),
     )
@@ -27,11 +31,7 @@ class MigrateBuiltinApplySerializer(RejectUnknownFieldsMixin, serializers.Serial
 
 class MigrateBuiltinCleanupSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     """What POST .../migrate-builtin/cleanup/ takes (nothing, usually)."""
-    only = serializers.ListField(
-        child=serializers.CharField(max_length=MAX_MODULE_NAME_LENGTH), required=False,
-        default=None, allow_empty=False, max_length=MAX_ONLY_NAMES,
-        help_text=_('Clean up only these built-in modules (by name); leave out for every module'),
-    )
+    only = module_names_field(_('Clean up only these built-in modules (by name); leave out for every module'))
     discard_history = serializers.BooleanField(
         required=False, default=False,
         help_text=_('Delete finished built-in jobs that were not imported (apply with history imports them)'),
