@@ -111,7 +111,7 @@ def register_everything():
     from extras.models import ScriptModule
     from users.models import Token, User
 
-    from netbox_custom_scripts.execution.modules import sync_directory
+    from netbox_custom_scripts.execution import sync_directory
 
     user = User.objects.create_user('bench', password='bench-password-1', is_superuser=True)
     token = Token(user=user, description='bench')
@@ -425,7 +425,7 @@ def plugin_throughput(count):
     from django.db import transaction
     from users.models import User
 
-    from netbox_custom_scripts.execution.dispatch import submit_run
+    from netbox_custom_scripts.execution import submit_run
     from netbox_custom_scripts.models import Script, ScriptRun
 
     user = User.objects.get(username='bench')

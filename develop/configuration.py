@@ -61,6 +61,8 @@ PLUGINS = [p for p in _env('NB_PLUGINS', 'netbox_custom_scripts').split(',') if 
 PLUGINS_CONFIG = {
     'netbox_custom_scripts': {
         'scripts_dir': _env('NBCS_SCRIPTS_DIR', os.path.join(_REPO_ROOT, 'develop', 'scripts')),
+        # The tests turn it off ('' ): a worker's own read of its directory must not change a test's modules.
+        'scripts_dir_sync_interval': int(_env('NBCS_SCRIPTS_DIR_SYNC_INTERVAL', '1') or 0) or None,
         # The test command shortens it, so the tests of scripts that will not stop need not wait 10 s each.
         'stop_grace_period': int(_env('NBCS_STOP_GRACE_PERIOD', '10')),
     },

@@ -475,7 +475,7 @@ DEMO_SETUP = r"""
 import os
 from django.contrib.auth import get_user_model
 from users.models import Token
-from netbox_custom_scripts.execution.modules import sync_directory
+from netbox_custom_scripts.execution import sync_directory
 
 User = get_user_model()
 user, created = User.objects.get_or_create(username="admin", defaults={"is_superuser": True})

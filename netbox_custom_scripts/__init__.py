@@ -22,6 +22,9 @@ class CustomScriptsConfig(PluginConfig):
         # Directory of script modules discovered from disk (None: disk discovery off). Files and packages below it
         # are registered as modules and re-synced when their content changes.
         'scripts_dir': None,
+        # Minutes between reads of the scripts directory by a system job (None: only the Sync action and the CLI read
+        # it). No page view reads it.
+        'scripts_dir_sync_interval': 1,
         # RQ queue used by scripts that do not set Meta.queue.
         'default_queue': 'default',
         # Run time limit in seconds for scripts that do not set Meta.job_timeout (None: NetBox's RQ_DEFAULT_TIMEOUT).
@@ -51,9 +54,15 @@ class CustomScriptsConfig(PluginConfig):
 
     def ready(self):
         super().ready()
-        # The plugin's JobRunners and system jobs; the receiver that records who owns each rule running a script.
-        from . import event_rules, jobs  # noqa: F401
-        from .execution import approvals, schedules, sources  # noqa: F401  (signal receivers, event types)
+        # Once, here: the system jobs, every signal receiver (importing the core connects them), the event types,
+        # and what the authoring API asks of the rest of the plugin (it imports nothing of ours itself).
+        from . import execution, jobs  # noqa: F401
+        from .events import register_event_types
+        from .scripting_services import install_scripting_services
+
+        register_event_types()
+        install_scripting_services()
+        jobs.schedule_directory_sync()
 
     @classmethod
     def validate(cls, user_config, netbox_version):
@@ -79,7 +88,7 @@ def validate_settings(settings):
         fail('scripts_dir', 'a directory path or None')
     if not isinstance(settings['default_queue'], str) or not settings['default_queue']:
         fail('default_queue', 'the name of an RQ queue')
-    for key in ('default_job_timeout', 'run_retention_days'):
+    for key in ('default_job_timeout', 'run_retention_days', 'scripts_dir_sync_interval'):
         value = settings[key]
         if value is not None and (type(value) is not int or value < 1):
             fail(key, 'a positive integer or None')
@@ -105,7 +114,7 @@ def __getattr__(name):
     if name.startswith('_') or name == 'scripting':
         raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
     if name == 'run_script':  # for nbshell: `from netbox_custom_scripts import run_script`
-        return importlib.import_module(f'{__name__}.execution.local').run_script
+        return importlib.import_module(f'{__name__}.execution').run_script
     scripting = importlib.import_module(f'{__name__}.scripting')
     if name in scripting.__all__:
         return getattr(scripting, name)

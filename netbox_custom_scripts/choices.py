@@ -1,6 +1,8 @@
 from django.utils.translation import gettext_lazy as _
 from utilities.choices import ChoiceSet
 
+from .scripting.vocabulary import NOTIFICATION_CHOICES, LogLevel
+
 
 class ModuleSourceChoices(ChoiceSet):
     """Where a script module's source comes from."""
@@ -94,11 +96,12 @@ class RunSourceChoices(ChoiceSet):
 
 
 class LogLevelChoices(ChoiceSet):
-    DEBUG = 'debug'
-    INFO = 'info'
-    SUCCESS = 'success'
-    WARNING = 'warning'
-    FAILURE = 'failure'
+    # The authoring API's levels (what scripts log with), with the UI's labels and colours.
+    DEBUG = LogLevel.DEBUG
+    INFO = LogLevel.INFO
+    SUCCESS = LogLevel.SUCCESS
+    WARNING = LogLevel.WARNING
+    FAILURE = LogLevel.FAILURE
 
     CHOICES = (
         (DEBUG, _('Debug'), 'gray'),
@@ -122,9 +125,8 @@ class ChangeActionChoices(ChoiceSet):
 
 
 class NotificationChoices(ChoiceSet):
-    ALWAYS = 'always'
-    ON_FAILURE = 'on_failure'
-    NEVER = 'never'
+    # Meta.notifications_default takes these (the authoring API's NOTIFICATION_CHOICES, as NetBox's).
+    ALWAYS, ON_FAILURE, NEVER = NOTIFICATION_CHOICES
 
     CHOICES = (
         (ALWAYS, _('Always')),

@@ -11,18 +11,23 @@ triggers the rule (any user who may change the object) gains no rights on the sc
 import logging
 
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
-from django.db.models.signals import post_save
-from django.dispatch import receiver
 from django.utils.translation import gettext_lazy as _
-from extras.models import EventRule
-from netbox.context import current_request
 from netbox.event_rules import EventRuleAction
 
 from .choices import RunSourceChoices
-from .execution.dispatch import check_run_permission, record_refused_run, submit_run
-from .execution.errors import RunRefused
-from .execution.policy import check_unattended_commit
-from .models import EventRuleOwner, Script
+from .execution import (
+    RUN_SCRIPT_ACTION,
+    RunRefused,
+    RunRequest,
+    check_run_permission,
+    check_unattended_commit,
+    record_refused_run,
+    resolve_commit,
+    rule_owner,
+    saving_user,
+    submit,
+)
+from .models import Script
 
 __all__ = (
     'RunCustomScriptAction',
@@ -45,7 +50,7 @@ def event_depth(request):
 
 
 class RunCustomScriptAction(EventRuleAction):
-    slug = 'netbox_custom_scripts.run_script'
+    slug = RUN_SCRIPT_ACTION
     label = _('Custom script (netbox-custom-scripts)')
     description = _('Run a custom script with the triggering object and its snapshots')
     object_model = Script
@@ -66,7 +71,7 @@ class RunCustomScriptAction(EventRuleAction):
             raise ValidationError({'action_data': _('"commit" must be true or false.')})
         if OBJECT_VARIABLE_KEY in action_data and action_data[OBJECT_VARIABLE_KEY] not in variables:
             raise ValidationError({'action_data': _('"object_variable" must name one of the script\'s variables.')})
-        user = _saving_user()
+        user = saving_user()
         if user is not None:
             # The user saving the rule becomes its owner: they must hold the rights its runs will use.
             try:
@@ -81,8 +86,7 @@ class RunCustomScriptAction(EventRuleAction):
                 ).format(reason=str(exc).rstrip('.'))})
 
     def resolve_import_object(self, value):
-        module, __, class_name = value.rpartition('.')
-        return Script.objects.get(module__name=module, class_name=class_name)
+        return Script.objects.get_by_reference(value)
 
     def enqueue(self, *, event_rule, event_context, action_object, action_data):
         request = event_context.get('request')
@@ -125,10 +129,10 @@ class RunCustomScriptAction(EventRuleAction):
             )
             return
         try:
-            run = submit_run(
-                action_object, user=owner, data=data, commit=config.get(COMMIT_KEY), source=RunSourceChoices.EVENT,
-                event=event,
-            )
+            run = submit(RunRequest(
+                script=action_object, user=owner, data=data, commit=config.get(COMMIT_KEY),
+                source=RunSourceChoices.EVENT, event=event,
+            ))
         except (ValidationError, PermissionDenied, RunRefused) as exc:
             # A rule's own misconfiguration must not break the change that triggered it, nor other rules.
             reason = '; '.join(getattr(exc, 'messages', None) or [str(exc)])
@@ -139,34 +143,8 @@ class RunCustomScriptAction(EventRuleAction):
         logger.info('Event rule %s queued run %s of %s', event_rule, run.pk, action_object.full_name)
 
 
-def _saving_user():
-    """The user of the web or API request saving a rule (None outside a request: nbshell, migrations)."""
-    request = current_request.get()
-    user = getattr(request, 'user', None)
-    return user if user is not None and user.is_authenticated else None
-
-
 def _commits(script, action_data):
-    commit = action_data.get(COMMIT_KEY)
-    return bool(script.meta.get('commit_default', True) if commit is None else commit)
-
-
-def rule_owner(event_rule):
-    """The user a rule's runs are made as (who last saved it through the UI or the API), or None."""
-    owner = EventRuleOwner.objects.filter(event_rule=event_rule).select_related('user').first()
-    return owner.user if owner is not None else None
-
-
-@receiver(post_save, sender=EventRule, dispatch_uid='netbox_custom_scripts.event_rules.rule_saved')
-def record_rule_owner(sender, instance, **kwargs):
-    """A rule that runs a custom script is owned by whoever saved it last; a save outside a request keeps it."""
-    if instance.action_type != RunCustomScriptAction.slug:
-        return
-    user = _saving_user()
-    if user is not None:
-        EventRuleOwner.objects.update_or_create(event_rule=instance, defaults={'user': user})
-    else:
-        EventRuleOwner.objects.get_or_create(event_rule=instance)
+    return resolve_commit(action_data.get(COMMIT_KEY), script.meta.get('commit_default', True))
 
 
 event_rule_actions = (RunCustomScriptAction,)

@@ -8,7 +8,7 @@ Helpers for script authors' own tests (pytest with pytest-django, or Django's Te
         assert run.status == 'completed'
         assert Device.objects.filter(site__name='x').count() == 2
 """
-from .execution.local import run_script_in_transaction
+from .execution import run_script_in_transaction
 
 __all__ = (
     'run_script_in_transaction',

@@ -8,7 +8,7 @@ import time
 import pytest
 from django.conf import settings
 
-from netbox_custom_scripts.execution import loader, modules
+from netbox_custom_scripts.execution import clear_caches
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -16,11 +16,9 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 @pytest.fixture(autouse=True)
 def fresh_module_state():
     """Each test sees the database it set up, not what an earlier (rolled back) test synced or imported."""
-    modules._last_fingerprint.clear()
-    loader._cache.clear()
+    clear_caches()
     yield
-    modules._last_fingerprint.clear()
-    loader._cache.clear()
+    clear_caches()
 
 
 @pytest.fixture(scope='session')

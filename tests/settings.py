@@ -13,5 +13,7 @@ os.environ.setdefault('NETBOX_ROOT', os.path.join(os.path.dirname(_HERE), '.netb
 os.environ.setdefault('NB_REDIS_TASKS_DB', '14')
 os.environ.setdefault('NB_REDIS_CACHING_DB', '15')
 os.environ.setdefault('NBCS_SCRIPTS_DIR', os.path.join(_HERE, 'fixtures', 'scripts'))
+# The test workers read their scripts directory only when a test asks them to (the tests change it under them).
+os.environ.setdefault('NBCS_SCRIPTS_DIR_SYNC_INTERVAL', '')
 
 from netbox.settings import *  # noqa: E402, F403

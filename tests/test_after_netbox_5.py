@@ -86,8 +86,8 @@ import json, sys
 import django
 django.setup()
 import utilities.exceptions
-from netbox_custom_scripts.execution.local import run_script
-from netbox_custom_scripts.execution.modules import save_source
+from netbox_custom_scripts.execution import run_script
+from netbox_custom_scripts.execution import save_source
 
 assert not hasattr(utilities.exceptions, 'AbortScript')
 modules, runs = {}, {}

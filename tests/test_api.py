@@ -5,6 +5,7 @@ pagination and permissions.
 import pytest
 from rest_framework.test import APIClient
 
+from netbox_custom_scripts.execution import sync_directory
 from netbox_custom_scripts.models import Script, ScriptModule
 
 from .utils import make_user, token_header
@@ -24,6 +25,7 @@ def api_client(user=None):
 
 def test_list_scripts_with_a_token():
     viewer = make_user('viewer', (Script, ['view']))
+    sync_directory()
     response = api_client(viewer).get(SCRIPTS_URL)
     assert response.status_code == 200
     names = {item['full_name'] for item in response.json()['results']}
@@ -37,7 +39,7 @@ def test_list_scripts_with_a_token():
 def test_retrieve_and_brief_mode():
     viewer = make_user('viewer', (Script, ['view']), (ScriptModule, ['view']))
     client = api_client(viewer)
-    client.get(SCRIPTS_URL)  # sync
+    sync_directory()
     script = Script.objects.get(class_name='Hello')
     detail = client.get(f'{SCRIPTS_URL}{script.pk}/').json()
     assert detail['module']['name'] == 'basic'

@@ -11,8 +11,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from netbox_custom_scripts.choices import RunStatusChoices
-from netbox_custom_scripts.execution.dispatch import submit_run
-from netbox_custom_scripts.execution.modules import sync_directory
+from netbox_custom_scripts.execution import submit_run, sync_directory
 from netbox_custom_scripts.models import Schedule, Script, ScriptRun
 
 from .utils import make_user, token_header

@@ -25,9 +25,7 @@ from core.models import Job
 from django.conf import settings
 
 from netbox_custom_scripts.choices import ModuleSourceChoices, RunStatusChoices
-from netbox_custom_scripts.execution import sources
-from netbox_custom_scripts.execution.inputs import SECRET_MASK
-from netbox_custom_scripts.execution.modules import save_source
+from netbox_custom_scripts.execution import SECRET_MASK, save_source, upload_path
 from netbox_custom_scripts.management.commands.custom_scripts import EXIT_REFUSED
 from netbox_custom_scripts.models import RunLogEntry, Script, ScriptRun
 
@@ -81,7 +79,7 @@ def admin():
 @pytest.fixture
 def login_script(admin):
     name = LOGIN.split('.')[0]
-    save_source(name, SOURCE, source=ModuleSourceChoices.UPLOAD, file_path=sources.upload_path(name),
+    save_source(name, SOURCE, source=ModuleSourceChoices.UPLOAD, file_path=upload_path(name),
                 reject_invalid=True)
     return Script.objects.get(module__name=name, class_name='Login')
 

@@ -28,9 +28,8 @@ from ipam.models import IPAddress, Prefix
 
 from netbox_custom_scripts import scripts as plugin_scripts
 from netbox_custom_scripts.choices import ModuleStatusChoices, RunSourceChoices, RunStatusChoices
-from netbox_custom_scripts.execution.dispatch import submit_run
+from netbox_custom_scripts.execution import submit_run, sync_directory
 from netbox_custom_scripts.execution.inputs import InputError, validate_inputs
-from netbox_custom_scripts.execution.modules import sync_directory
 from netbox_custom_scripts.models import Script as ScriptRecord
 from netbox_custom_scripts.models import ScriptModule
 

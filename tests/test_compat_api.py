@@ -17,9 +17,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from netbox_custom_scripts import scripts
 from netbox_custom_scripts.choices import ModuleSourceChoices, RunSourceChoices, RunStatusChoices
-from netbox_custom_scripts.execution.dispatch import submit_run
-from netbox_custom_scripts.execution.loader import get_script_class
-from netbox_custom_scripts.execution.modules import save_source
+from netbox_custom_scripts.execution import get_script_class, save_source, submit_run
 from netbox_custom_scripts.models import Script as ScriptRecord
 from netbox_custom_scripts.models import ScriptModule
 

@@ -9,8 +9,7 @@ import textwrap
 import pytest
 
 from netbox_custom_scripts.choices import ModuleStatusChoices, RunSourceChoices, RunStatusChoices
-from netbox_custom_scripts.execution.dispatch import submit_run
-from netbox_custom_scripts.execution.modules import save_source
+from netbox_custom_scripts.execution import save_source, submit_run
 from netbox_custom_scripts.models import ScriptModule
 
 from .utils import cli, make_user

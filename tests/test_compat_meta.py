@@ -21,9 +21,7 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from netbox_custom_scripts.choices import ModuleStatusChoices, RunSourceChoices, RunStatusChoices
-from netbox_custom_scripts.execution.dispatch import submit_run
-from netbox_custom_scripts.execution.errors import RunRefused
-from netbox_custom_scripts.execution.modules import sync_directory
+from netbox_custom_scripts.execution import RunRefused, submit_run, sync_directory
 from netbox_custom_scripts.models import Script, ScriptModule, ScriptRun
 
 from .utils import cli, make_user, token_header

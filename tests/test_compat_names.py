@@ -16,9 +16,7 @@ from django.core.exceptions import PermissionDenied
 from rest_framework.test import APIClient
 
 from netbox_custom_scripts.choices import ModuleStatusChoices, RunSourceChoices, RunStatusChoices
-from netbox_custom_scripts.execution.dispatch import submit_run
-from netbox_custom_scripts.execution.errors import RateLimited, RunRefused
-from netbox_custom_scripts.execution.modules import sync_directory
+from netbox_custom_scripts.execution import RateLimited, RunRefused, submit_run, sync_directory
 from netbox_custom_scripts.models import Script, ScriptModule
 
 from .utils import make_user, token_header

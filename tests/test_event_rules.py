@@ -24,7 +24,7 @@ from users.models import ObjectPermission
 
 from netbox_custom_scripts.choices import RunSourceChoices, RunStatusChoices
 from netbox_custom_scripts.event_rules import MAX_EVENT_DEPTH, rule_owner
-from netbox_custom_scripts.execution.modules import save_source, sync_directory
+from netbox_custom_scripts.execution import save_source, sync_directory
 from netbox_custom_scripts.models import EventRuleOwner, Script, ScriptRun
 
 from .conftest import REPO

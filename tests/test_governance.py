@@ -16,6 +16,16 @@ from extras.models import Notification
 from rest_framework.test import APIClient
 
 from netbox_custom_scripts.choices import HealthChoices, ModuleSourceChoices, RunSourceChoices, RunStatusChoices
+from netbox_custom_scripts.execution import (
+    InputError,
+    RateLimited,
+    RunRefused,
+    cancel_run,
+    rerun,
+    save_source,
+    submit_run,
+    sync_directory,
+)
 from netbox_custom_scripts.execution.approvals import (
     APPROVAL_REQUESTED,
     RUN_APPROVED,
@@ -23,10 +33,6 @@ from netbox_custom_scripts.execution.approvals import (
     approve_run,
     reject_run,
 )
-from netbox_custom_scripts.execution.dispatch import cancel_run, rerun, submit_run
-from netbox_custom_scripts.execution.errors import RateLimited, RunRefused
-from netbox_custom_scripts.execution.inputs import InputError
-from netbox_custom_scripts.execution.modules import save_source, sync_directory
 from netbox_custom_scripts.models import Schedule, Script, ScriptModule, ScriptRun
 
 from .conftest import REPO

@@ -7,8 +7,7 @@ from rest_framework.test import APIClient
 from strawberry_django.optimizer import DjangoOptimizerExtension
 
 from netbox_custom_scripts.choices import RunSourceChoices
-from netbox_custom_scripts.execution.dispatch import submit_run
-from netbox_custom_scripts.execution.modules import sync_directory
+from netbox_custom_scripts.execution import submit_run, sync_directory
 from netbox_custom_scripts.models import Script, ScriptModule, ScriptRun
 
 from .utils import make_user, token_header

@@ -28,6 +28,7 @@ from django.core.management.base import CommandError
 from django.http import QueryDict
 from rest_framework.test import APIClient
 
+from netbox_custom_scripts.execution import sync_directory
 from netbox_custom_scripts.execution.inputs import (
     SECRET_MASK,
     InputError,
@@ -35,7 +36,6 @@ from netbox_custom_scripts.execution.inputs import (
     form_initial_from_inputs,
     validate_inputs,
 )
-from netbox_custom_scripts.execution.modules import sync_directory
 from netbox_custom_scripts.management.commands.custom_scripts import EXIT_REFUSED
 from netbox_custom_scripts.models import ScriptRun
 from netbox_custom_scripts.scripts import (

@@ -13,8 +13,7 @@ from extras.models import ScriptModule as BuiltinModule
 from users.models import ObjectPermission, User
 
 from netbox_custom_scripts.choices import ModuleSourceChoices, RunSourceChoices
-from netbox_custom_scripts.execution.loader import get_script_class
-from netbox_custom_scripts.execution.local import run_script_in_transaction
+from netbox_custom_scripts.execution import get_script_class, run_script_in_transaction
 from netbox_custom_scripts.migrate_builtin import (
     MigrationRefused,
     apply_plan,
@@ -396,8 +395,7 @@ def test_a_schedule_with_secret_inputs_stays_and_the_plan_never_shows_the_secret
 
 @pytest.mark.django_db(transaction=True)
 def test_an_imported_run_cannot_be_run_again(installation):
-    from netbox_custom_scripts.execution.dispatch import rerun
-    from netbox_custom_scripts.execution.errors import RunRefused
+    from netbox_custom_scripts.execution import RunRefused, rerun
 
     result = apply_plan(installation.admin, history=True)
     assert not result.failed

@@ -30,8 +30,7 @@ from rest_framework.test import APIClient
 from users.models import Group, ObjectPermission, Token
 
 from netbox_custom_scripts.choices import ModuleSourceChoices
-from netbox_custom_scripts.execution.modules import save_source
-from netbox_custom_scripts.execution.sources import upload_path
+from netbox_custom_scripts.execution import save_source, upload_path
 from netbox_custom_scripts.migrate_builtin import apply_plan, build_plan, verify
 from netbox_custom_scripts.migrate_builtin.job import (
     HEARTBEAT_TIMEOUT,

@@ -32,8 +32,7 @@ from rest_framework.test import APIClient
 from users.models import Token
 
 from netbox_custom_scripts.choices import ModuleSourceChoices, ModuleStatusChoices
-from netbox_custom_scripts.execution import loader, sources
-from netbox_custom_scripts.execution.modules import sync_directory
+from netbox_custom_scripts.execution import loader, register_data_file, register_upload, replace_source, sync_directory
 from netbox_custom_scripts.models import ModuleRevision, ScriptModule
 from netbox_custom_scripts.models.modules import content_hash
 
@@ -142,7 +141,7 @@ class UnreadableFile:
 def test_upload_from_text_registers_a_revision_scripts_and_the_stored_file(scripts_storage, commit):
     user = uploader()
     with commit():
-        module = sources.register_upload('greetings', GREET, user=user)
+        module = register_upload('greetings', GREET, user=user)
     module.refresh_from_db()
     assert module.source == ModuleSourceChoices.UPLOAD
     assert module.status == ModuleStatusChoices.OK
@@ -157,24 +156,24 @@ def test_upload_from_text_registers_a_revision_scripts_and_the_stored_file(scrip
 
 def test_upload_from_a_file_takes_the_module_name_from_the_file_name(scripts_storage, commit):
     with commit():
-        module = sources.register_upload(file=SimpleUploadedFile('provisioning.py', GREET.encode()))
+        module = register_upload(file=SimpleUploadedFile('provisioning.py', GREET.encode()))
     assert module.name == 'provisioning'
     assert stored_files(scripts_storage) == ['custom_scripts/provisioning.py']
 
 
 def test_a_given_name_wins_and_dotted_names_are_stored_in_folders(scripts_storage, commit):
     with commit():
-        module = sources.register_upload('branches.access', file=SimpleUploadedFile('whatever.py', GREET.encode()))
+        module = register_upload('branches.access', file=SimpleUploadedFile('whatever.py', GREET.encode()))
     assert module.name == 'branches.access'
     assert stored_files(scripts_storage) == ['custom_scripts/branches/access.py']
 
 
 def test_a_package_init_needs_a_name(scripts_storage, commit):
     with pytest.raises(ValidationError) as error:
-        sources.register_upload(file=SimpleUploadedFile('__init__.py', GREET.encode()))
+        register_upload(file=SimpleUploadedFile('__init__.py', GREET.encode()))
     assert 'needs a module name' in error.value.message_dict['name'][0]
     with commit():
-        module = sources.register_upload('branches', file=SimpleUploadedFile('__init__.py', GREET.encode()))
+        module = register_upload('branches', file=SimpleUploadedFile('__init__.py', GREET.encode()))
     assert module.file_path == 'custom_scripts/branches/__init__.py'
     assert stored_files(scripts_storage) == ['custom_scripts/branches/__init__.py']
 
@@ -185,7 +184,7 @@ def test_a_package_init_needs_a_name(scripts_storage, commit):
 ])
 def test_names_that_are_not_module_paths_are_refused(scripts_storage, commit, name):
     with commit(), pytest.raises(ValidationError) as error:
-        sources.register_upload(name, GREET)
+        register_upload(name, GREET)
     assert set(error.value.message_dict) == {'name'}
     assert_nothing_registered(scripts_storage)
 
@@ -196,14 +195,14 @@ def test_names_that_are_not_module_paths_are_refused(scripts_storage, commit, na
 ])
 def test_file_names_with_paths_or_other_extensions_are_refused(scripts_storage, commit, filename):
     with commit(), pytest.raises(ValidationError) as error:
-        sources.register_upload(file=ContentFile(GREET.encode(), name=filename))
+        register_upload(file=ContentFile(GREET.encode(), name=filename))
     assert 'file' in error.value.message_dict
     assert_nothing_registered(scripts_storage)
 
 
 def test_a_file_that_is_not_utf8_is_refused(scripts_storage, commit):
     with commit(), pytest.raises(ValidationError) as error:
-        sources.register_upload(file=SimpleUploadedFile('latin.py', '# café\n'.encode('latin-1')))
+        register_upload(file=SimpleUploadedFile('latin.py', '# café\n'.encode('latin-1')))
     assert 'not UTF-8' in error.value.message_dict['file'][0]
     assert_nothing_registered(scripts_storage)
 
@@ -213,17 +212,17 @@ def test_sources_over_the_size_limit_are_refused(scripts_storage, commit, settin
     too_big = '#' * 100 + '\n'
     with commit():
         with pytest.raises(ValidationError) as error:
-            sources.register_upload(file=SimpleUploadedFile('big.py', too_big.encode()))
+            register_upload(file=SimpleUploadedFile('big.py', too_big.encode()))
         assert 'the limit is 100 bytes' in error.value.message_dict['file'][0]
         with pytest.raises(ValidationError) as error:
-            sources.register_upload('big', too_big)
+            register_upload('big', too_big)
         assert 'the limit is 100 bytes' in error.value.message_dict['source_code'][0]
     assert_nothing_registered(scripts_storage)
 
 
 def test_the_size_of_an_upload_is_checked_before_it_is_read(scripts_storage):
     with pytest.raises(ValidationError) as error:
-        sources.register_upload(file=UnreadableFile())
+        register_upload(file=UnreadableFile())
     assert 'max_module_size' in error.value.message_dict['file'][0]
     assert_nothing_registered(scripts_storage)
 
@@ -236,7 +235,7 @@ def test_the_size_of_an_upload_is_checked_before_it_is_read(scripts_storage):
 def test_a_module_that_does_not_import_is_refused_with_its_line(scripts_storage, commit, source, expected):
     line = {SYNTAX_ERROR: 4, IMPORT_ERROR: 3, BAD_META: 4}[source]
     with commit(), pytest.raises(ValidationError) as error:
-        sources.register_upload('broken', source)
+        register_upload('broken', source)
     message = error.value.message_dict['source_code'][0]
     assert expected in message
     assert f'(line {line})' in message
@@ -244,7 +243,7 @@ def test_a_module_that_does_not_import_is_refused_with_its_line(scripts_storage,
 
     # As an uploaded file, the error is the file's.
     with commit(), pytest.raises(ValidationError) as error:
-        sources.register_upload(file=SimpleUploadedFile('broken.py', source.encode()))
+        register_upload(file=SimpleUploadedFile('broken.py', source.encode()))
     assert f'(line {line})' in error.value.message_dict['file'][0]
     assert_nothing_registered(scripts_storage, 'broken')
 
@@ -252,10 +251,10 @@ def test_a_module_that_does_not_import_is_refused_with_its_line(scripts_storage,
 def test_a_name_already_used_by_any_source_is_refused(scripts_storage, commit):
     sync_directory()  # tests/fixtures/scripts/basic.py: the directory module `basic`
     with commit():
-        sources.register_upload('greetings', GREET)
+        register_upload('greetings', GREET)
     for name, source in (('greetings', 'Upload'), ('basic', 'Directory')):
         with commit(), pytest.raises(ValidationError) as error:
-            sources.register_upload(name, GREET_V2)
+            register_upload(name, GREET_V2)
         assert error.value.message_dict['name'] == [f"A module named '{name}' already exists (source: {source})."]
     assert ScriptModule.objects.get(name='greetings').current_revision.source_code == GREET
     assert ScriptModule.objects.get(name='basic').source == ModuleSourceChoices.DIRECTORY
@@ -265,11 +264,11 @@ def test_a_name_already_used_by_any_source_is_refused(scripts_storage, commit):
 def test_replacing_the_source_creates_the_next_revision_and_resyncs_scripts(scripts_storage, commit):
     author, editor = uploader('author'), uploader('editor')
     with commit():
-        module = sources.register_upload('greetings', GREET, user=author)
+        module = register_upload('greetings', GREET, user=author)
     hello = module.scripts.get(class_name='Hello')
 
     with commit():
-        assert sources.replace_source(module, GREET_V2, user=editor) is True
+        assert replace_source(module, GREET_V2, user=editor) is True
     module.refresh_from_db()
     assert module.current_revision.number == 2
     assert module.current_revision.created_by == editor
@@ -281,21 +280,21 @@ def test_replacing_the_source_creates_the_next_revision_and_resyncs_scripts(scri
 
     # The same source again: nothing changes.
     with commit():
-        assert sources.replace_source(module, GREET_V2, user=editor) is False
+        assert replace_source(module, GREET_V2, user=editor) is False
     assert module.revisions.count() == 2
 
     # A file works too.
     with commit():
-        assert sources.replace_source(module, file=SimpleUploadedFile('greetings.py', GREET.encode())) is True
+        assert replace_source(module, file=SimpleUploadedFile('greetings.py', GREET.encode())) is True
     assert module.revisions.count() == 3
 
 
 def test_a_broken_replacement_is_refused_and_changes_nothing(scripts_storage, commit):
     with commit():
-        module = sources.register_upload('greetings', GREET)
+        module = register_upload('greetings', GREET)
     for broken in (SYNTAX_ERROR, IMPORT_ERROR, BAD_META):
         with commit(), pytest.raises(ValidationError) as error:
-            sources.replace_source(module, broken)
+            replace_source(module, broken)
         assert '(line ' in error.value.message_dict['source_code'][0]
     module = ScriptModule.objects.get(pk=module.pk)
     assert module.current_revision.number == 1
@@ -310,15 +309,15 @@ def test_directory_modules_are_not_replaced_through_the_plugin():
     sync_directory()
     module = ScriptModule.objects.get(name='basic')
     with pytest.raises(ValidationError) as error:
-        sources.replace_source(module, GREET)
+        replace_source(module, GREET)
     assert 'comes from directory' in error.value.message_dict['source_code'][0]
     assert module.revisions.count() == 1
 
 
 def test_deleting_an_uploaded_module_deletes_its_stored_file(scripts_storage, commit):
     with commit():
-        module = sources.register_upload('greetings', GREET)
-        sources.register_upload('other', GREET)
+        module = register_upload('greetings', GREET)
+        register_upload('other', GREET)
     assert len(stored_files(scripts_storage)) == 2
     loader.load_revision(module.current_revision)
     with commit():
@@ -361,7 +360,7 @@ def resync(source, path, text):
 
 def test_a_data_file_module_is_registered_and_auto_synced(repo):
     user = uploader()
-    module = sources.register_data_file(data_file(repo, 'scripts/greetings.py'), user=user, auto_sync_enabled=True)
+    module = register_data_file(data_file(repo, 'scripts/greetings.py'), user=user, auto_sync_enabled=True)
     module.refresh_from_db()
     assert (module.name, module.source, module.file_path) == ('greetings', 'data-source', 'scripts/greetings.py')
     assert (module.data_source, module.data_path, module.auto_sync_enabled) == (repo, 'scripts/greetings.py', True)
@@ -383,7 +382,7 @@ def test_a_data_file_module_is_registered_and_auto_synced(repo):
 
 
 def test_an_auto_synced_file_that_breaks_is_recorded_with_its_error_like_a_directory_file(repo):
-    module = sources.register_data_file(data_file(repo, 'scripts/greetings.py'), auto_sync_enabled=True)
+    module = register_data_file(data_file(repo, 'scripts/greetings.py'), auto_sync_enabled=True)
     resync(repo, 'scripts/greetings.py', SYNTAX_ERROR)
     module.refresh_from_db()
     assert module.status == ModuleStatusChoices.ERROR
@@ -396,7 +395,7 @@ def test_an_auto_synced_file_that_breaks_is_recorded_with_its_error_like_a_direc
 
 
 def test_an_auto_synced_file_that_is_no_longer_text_is_recorded_as_an_error(repo):
-    module = sources.register_data_file(data_file(repo, 'scripts/greetings.py'), auto_sync_enabled=True)
+    module = register_data_file(data_file(repo, 'scripts/greetings.py'), auto_sync_enabled=True)
     (repo.root / 'scripts' / 'greetings.py').write_bytes('# café\n'.encode('latin-1'))
     repo.refresh_from_db()
     repo.sync()  # the data source itself syncs; the module records why it cannot follow
@@ -409,7 +408,7 @@ def test_an_auto_synced_file_that_is_no_longer_text_is_recorded_as_an_error(repo
 def test_netbox_sync_view_reports_an_unreadable_file_without_a_server_error(repo):
     from django.test import Client
 
-    module = sources.register_data_file(data_file(repo, 'scripts/greetings.py'))
+    module = register_data_file(data_file(repo, 'scripts/greetings.py'))
     (repo.root / 'scripts' / 'greetings.py').write_bytes('# café\n'.encode('latin-1'))
     repo.refresh_from_db()
     repo.sync()
@@ -422,7 +421,7 @@ def test_netbox_sync_view_reports_an_unreadable_file_without_a_server_error(repo
 
 
 def test_without_auto_sync_a_module_changes_only_when_synced(repo):
-    module = sources.register_data_file(data_file(repo, 'scripts/greetings.py'), name='hello.world')
+    module = register_data_file(data_file(repo, 'scripts/greetings.py'), name='hello.world')
     assert module.name == 'hello.world'
     assert not AutoSyncRecord.objects.filter(object_id=module.pk).exists()
     resync(repo, 'scripts/greetings.py', GREET_V2)
@@ -440,7 +439,7 @@ def test_without_auto_sync_a_module_changes_only_when_synced(repo):
 ])
 def test_bad_data_files_are_refused(repo, path, field, expected):
     with pytest.raises(ValidationError) as error:
-        sources.register_data_file(data_file(repo, path), auto_sync_enabled=True)
+        register_data_file(data_file(repo, path), auto_sync_enabled=True)
     assert expected in error.value.message_dict[field][0]
     assert not ScriptModule.objects.filter(source=ModuleSourceChoices.DATA_SOURCE).exists()
     assert not AutoSyncRecord.objects.exists()
@@ -448,9 +447,9 @@ def test_bad_data_files_are_refused(repo, path, field, expected):
 
 def test_a_data_file_module_cannot_take_a_used_name(repo, commit):
     with commit():
-        sources.register_upload('greetings', GREET)
+        register_upload('greetings', GREET)
     with pytest.raises(ValidationError) as error:
-        sources.register_data_file(data_file(repo, 'scripts/greetings.py'))
+        register_data_file(data_file(repo, 'scripts/greetings.py'))
     assert 'already exists (source: Upload)' in error.value.message_dict['name'][0]
 
 
@@ -546,7 +545,7 @@ def test_ui_edit_replaces_the_source_as_a_new_revision(scripts_storage, commit):
     user = uploader()
     client = client_for(user)
     with commit():
-        module = sources.register_upload('greetings', GREET, user=user)
+        module = register_upload('greetings', GREET, user=user)
     url = reverse('plugins:netbox_custom_scripts:scriptmodule_edit', args=[module.pk])
     page = client.get(url).content.decode()
     assert 'self.log_info(data[&#x27;who&#x27;])' in page  # the editor holds the current source
@@ -585,7 +584,7 @@ def test_ui_edit_replaces_the_source_as_a_new_revision(scripts_storage, commit):
 
 def test_ui_edit_needs_the_change_permission(commit):
     with commit():
-        module = sources.register_upload('greetings', GREET)
+        module = register_upload('greetings', GREET)
     url = reverse('plugins:netbox_custom_scripts:scriptmodule_edit', args=[module.pk])
     adder = client_for(make_user('adder', (ScriptModule, ['view', 'add'])))
     assert adder.get(url).status_code == 403
@@ -610,8 +609,8 @@ def test_ui_edit_of_a_directory_module_changes_no_source():
 def test_ui_revisions_tab_lists_revisions_and_shows_an_old_one(commit):
     author, editor = make_user('author'), make_user('editor')
     with commit():
-        module = sources.register_upload('greetings', GREET, user=author)
-        sources.replace_source(module, GREET_V2, user=editor)
+        module = register_upload('greetings', GREET, user=author)
+        replace_source(module, GREET_V2, user=editor)
     url = reverse('plugins:netbox_custom_scripts:scriptmodule_revisions', args=[module.pk])
     viewer = client_for(make_user('viewer', (ScriptModule, ['view'])))
     page = viewer.get(url).content.decode()
@@ -629,7 +628,7 @@ def test_ui_revisions_tab_lists_revisions_and_shows_an_old_one(commit):
 
 def test_ui_delete_removes_the_module_and_its_file(scripts_storage, commit):
     with commit():
-        module = sources.register_upload('greetings', GREET)
+        module = register_upload('greetings', GREET)
     url = reverse('plugins:netbox_custom_scripts:scriptmodule_delete', args=[module.pk])
     viewer = client_for(make_user('viewer', (ScriptModule, ['view'])))
     with commit():
@@ -677,7 +676,7 @@ def test_ui_module_from_a_data_source(repo):
 
 
 def test_ui_edit_of_a_data_source_module_turns_auto_sync_off(repo):
-    module = sources.register_data_file(data_file(repo, 'scripts/greetings.py'), auto_sync_enabled=True)
+    module = register_data_file(data_file(repo, 'scripts/greetings.py'), auto_sync_enabled=True)
     client = client_for(uploader())
     url = reverse('plugins:netbox_custom_scripts:scriptmodule_edit', args=[module.pk])
     page = client.get(url).content.decode()
@@ -877,8 +876,8 @@ def test_api_delete_removes_the_module_and_its_file(scripts_storage, commit):
 def test_api_revisions(commit):
     author = uploader('author')
     with commit():
-        module = sources.register_upload('greetings', GREET, user=author)
-        sources.replace_source(module, GREET_V2, user=author)
+        module = register_upload('greetings', GREET, user=author)
+        replace_source(module, GREET_V2, user=author)
     client = api_client(make_user('viewer', (ScriptModule, ['view'])))
     response = client.get(f'{MODULES_URL}{module.pk}/revisions/')
     assert response.status_code == 200

@@ -8,7 +8,7 @@ import textwrap
 import pytest
 
 from netbox_custom_scripts.choices import ModuleStatusChoices
-from netbox_custom_scripts.execution.modules import sync_directory
+from netbox_custom_scripts.execution import sync_directory
 from netbox_custom_scripts.models import ModuleRevision, Script, ScriptModule
 
 pytestmark = pytest.mark.django_db

@@ -9,8 +9,7 @@ from dcim.models import Site
 from django.test import Client
 
 from netbox_custom_scripts.choices import RunSourceChoices
-from netbox_custom_scripts.execution.dispatch import submit_run
-from netbox_custom_scripts.execution.modules import sync_directory
+from netbox_custom_scripts.execution import submit_run, sync_directory
 from netbox_custom_scripts.models import Script
 
 from .utils import make_user

@@ -5,7 +5,7 @@ an admin token, never gets a server error.
 """
 import pytest
 
-from netbox_custom_scripts.execution.modules import sync_directory
+from netbox_custom_scripts.execution import sync_directory
 
 from .utils import make_user, token_header
 

@@ -21,9 +21,10 @@ def test_registered_with_netbox():
 
 def test_defaults_are_applied():
     plugin_settings = settings.PLUGINS_CONFIG['netbox_custom_scripts']
-    # develop/configuration.py sets these two (the test command shortens the grace for the stubborn-script tests).
+    # develop/configuration.py sets these three (the test command shortens the grace for the stubborn-script tests,
+    # and turns the workers' own directory reads off).
     for key, value in CustomScriptsConfig.default_settings.items():
-        if key not in ('scripts_dir', 'stop_grace_period'):
+        if key not in ('scripts_dir', 'stop_grace_period', 'scripts_dir_sync_interval'):
             assert plugin_settings[key] == value
 
 

@@ -8,9 +8,7 @@ from dcim.models import Site
 
 from netbox_custom_scripts import run_script
 from netbox_custom_scripts.choices import RunSourceChoices, RunStatusChoices
-from netbox_custom_scripts.execution.errors import RunRefused
-from netbox_custom_scripts.execution.inputs import InputError
-from netbox_custom_scripts.execution.modules import sync_directory
+from netbox_custom_scripts.execution import InputError, RunRefused, sync_directory
 from netbox_custom_scripts.scripts import IntegerVar, Script, StringVar
 from netbox_custom_scripts.testing import run_script_in_transaction
 
@@ -66,6 +64,15 @@ class TestRunScript:
         run = run_script('basic.Hello', data={'who': 'shell'}, user='alice')
         assert run.status == RunStatusChoices.COMPLETED and run.output == 'hello shell'
         assert run.source == RunSourceChoices.NBSHELL and run.user.username == 'alice'
+
+    def test_no_commit_given_means_the_scripts_commit_default(self):
+        # The rule of every door: basic.Hello keeps NetBox's default (commit), behaviours.CreateSites says a dry run.
+        sync_directory()
+        make_user('dora', is_superuser=True)
+        assert run_script('basic.Hello', user='dora').commit is True
+        run = run_script('behaviours.CreateSites', data={'prefix': 'nb', 'count': 1}, user='dora')
+        assert run.status == RunStatusChoices.COMPLETED and run.commit is False
+        assert run_script('behaviours.CreateSites', data={'prefix': 'nb', 'count': 1}, user='dora', commit=True).commit
 
     def test_background_is_queued(self):
         sync_directory()

@@ -22,8 +22,7 @@ from extras.models import Tag
 from ipam.models import IPAddress
 
 from netbox_custom_scripts.choices import ModuleSourceChoices, RunStatusChoices
-from netbox_custom_scripts.execution.local import run_script
-from netbox_custom_scripts.execution.modules import save_source
+from netbox_custom_scripts.execution import run_script, save_source
 from netbox_custom_scripts.management.commands.custom_scripts import EXIT_REFUSED
 from netbox_custom_scripts.models import ScriptRun
 
@@ -126,7 +125,7 @@ import django
 django.setup()
 from netbox.registry import registry
 from netbox_custom_scripts.execution.inputs import InputError
-from netbox_custom_scripts.execution.local import run_script
+from netbox_custom_scripts.execution import run_script
 print('filtersets before:', len(registry['filtersets']))
 for data in json.loads(sys.argv[1]):
     try:

@@ -6,8 +6,7 @@ import pytest
 from dcim.models import Site
 
 from netbox_custom_scripts.choices import RunSourceChoices, RunStatusChoices
-from netbox_custom_scripts.execution.dispatch import submit_run
-from netbox_custom_scripts.execution.modules import sync_directory
+from netbox_custom_scripts.execution import submit_run, sync_directory
 from netbox_custom_scripts.models import Script, ScriptRun
 
 from .utils import make_user

@@ -7,7 +7,7 @@ from django.test import Client
 from django.urls import reverse
 
 from netbox_custom_scripts.choices import RunStatusChoices
-from netbox_custom_scripts.execution.modules import sync_directory
+from netbox_custom_scripts.execution import sync_directory
 from netbox_custom_scripts.models import Schedule, Script, ScriptRun
 
 from .utils import make_user

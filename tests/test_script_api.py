@@ -23,12 +23,13 @@ from dcim.models import Site
 from django.utils.translation import gettext_lazy
 
 from netbox_custom_scripts.choices import ModuleStatusChoices, RunStatusChoices
-from netbox_custom_scripts.execution.modules import sync_directory
+from netbox_custom_scripts.execution import sync_directory
 from netbox_custom_scripts.models import Script as ScriptRecord
 from netbox_custom_scripts.models import ScriptModule
 from netbox_custom_scripts.scripting import ScriptDefinitionError
+from netbox_custom_scripts.scripting.definition import check_definition
 from netbox_custom_scripts.scripting.log import LogLevel
-from netbox_custom_scripts.scripting.script import check_definition, reserved_names
+from netbox_custom_scripts.scripting.meta import reserved_names
 from netbox_custom_scripts.scripts import (
     AbortScript,
     BaseScript,
@@ -511,7 +512,7 @@ def test_a_loaded_module_reads_its_own_directory(tmp_path, settings):
         'netbox_custom_scripts': {**settings.PLUGINS_CONFIG['netbox_custom_scripts'], 'scripts_dir': str(tmp_path)},
     }
     sync_directory(root=str(tmp_path))
-    from netbox_custom_scripts.execution.loader import get_script_class
+    from netbox_custom_scripts.execution import get_script_class
 
     script_class = get_script_class(ScriptRecord.objects.get(class_name='Plan'))
     run = run_script_in_transaction(script_class)

@@ -6,7 +6,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from netbox_custom_scripts.execution.modules import sync_directory
+from netbox_custom_scripts.execution import sync_directory
 from netbox_custom_scripts.models import Script, ScriptModule
 
 from .utils import make_user
@@ -25,12 +25,12 @@ def client_for(user):
 
 def test_menu_and_script_list_for_a_viewer():
     viewer = make_user('viewer', (Script, ['view']), (ScriptModule, ['view']))
+    sync_directory()  # a page view reads no directory (see test_jobs.py): the watch job or Sync does
     response = client_for(viewer).get(SCRIPT_LIST)
     assert response.status_code == 200
     page = response.content.decode()
     assert 'Custom Scripts' in page  # the plugin menu
-    assert 'Say hello' in page       # tests/fixtures/scripts/basic.py, synced on first view
-    assert ScriptModule.objects.filter(name='basic').exists()
+    assert 'Say hello' in page       # tests/fixtures/scripts/basic.py
 
 
 def test_lists_and_details_render():
@@ -73,6 +73,7 @@ def test_hidden_scripts_are_listed_only_for_script_editors():
 
     runner = make_user('runner', (Script, ['view', 'run']))
     editor = make_user('editor', (Script, ['view', 'change']))
+    sync_directory()
     assert 'Maintenance' not in client_for(runner).get(SCRIPT_LIST).content.decode()
     assert 'Maintenance' in client_for(editor).get(SCRIPT_LIST).content.decode()
     hidden = Script.objects.get(class_name='Maintenance')
@@ -86,7 +87,7 @@ def test_hidden_scripts_are_listed_only_for_script_editors():
 @pytest.mark.django_db(transaction=True)
 def test_script_list_groups_by_module_with_last_runs_and_broken_modules(tmp_path, settings):
     from netbox_custom_scripts.choices import RunSourceChoices
-    from netbox_custom_scripts.execution.dispatch import submit_run
+    from netbox_custom_scripts.execution import submit_run
 
     admin = make_user('admin', is_superuser=True)
     sync_directory()
@@ -96,6 +97,7 @@ def test_script_list_groups_by_module_with_last_runs_and_broken_modules(tmp_path
                                       '    pass\n\nclass Alpha(Script):\n    pass\n')
     plugin = dict(settings.PLUGINS_CONFIG['netbox_custom_scripts'], scripts_dir=str(tmp_path))
     settings.PLUGINS_CONFIG = {**settings.PLUGINS_CONFIG, 'netbox_custom_scripts': plugin}
+    sync_directory()
     page = client_for(admin).get(SCRIPT_LIST).content.decode()
     assert page.index('data-script="good.Alpha"') < page.index('data-script="good.Zed"')  # alphabetical
     assert 'Syntax error' in page and 'module-error' in page  # the broken module, with its error
@@ -106,7 +108,7 @@ def test_script_list_groups_by_module_with_last_runs_and_broken_modules(tmp_path
 @pytest.mark.django_db(transaction=True)
 def test_last_run_shown(settings):
     from netbox_custom_scripts.choices import RunSourceChoices
-    from netbox_custom_scripts.execution.dispatch import submit_run
+    from netbox_custom_scripts.execution import submit_run
 
     admin = make_user('admin', is_superuser=True)
     sync_directory()

@@ -16,8 +16,7 @@ from django.utils import timezone
 from netbox.registry import registry
 
 from netbox_custom_scripts.choices import RunSourceChoices, RunStatusChoices
-from netbox_custom_scripts.execution.dispatch import cancel_run, rerun, submit_run
-from netbox_custom_scripts.execution.modules import sync_directory
+from netbox_custom_scripts.execution import cancel_run, rerun, submit_run, sync_directory
 from netbox_custom_scripts.execution.watchdog import HEARTBEAT_TIMEOUT
 from netbox_custom_scripts.jobs import RunWatchdogJob
 from netbox_custom_scripts.models import RunLogEntry, Script, ScriptRun

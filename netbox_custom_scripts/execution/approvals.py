@@ -10,20 +10,19 @@ from core.models import ObjectType
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Q
-from django.dispatch import receiver
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from extras.models import Notification
-from netbox.events import EVENT_TYPE_KIND_DANGER, EVENT_TYPE_KIND_SUCCESS, EVENT_TYPE_KIND_WARNING, EventType
 from users.models import ObjectPermission, User
 
 from ..choices import RunStatusChoices
+from ..events import APPROVAL_REQUESTED, RUN_APPROVED, RUN_REJECTED
 from ..models import Script, ScriptRun
-from .audit import change_logging
-from .dispatch import submit_run
+from .changes import change_logging
+from .dispatch import start_run
 from .errors import RunRefused
 from .inputs import InputError
-from .signals import run_finished
+from .request import RunRequest
 
 __all__ = (
     'APPROVAL_REQUESTED',
@@ -35,13 +34,6 @@ __all__ = (
     'reviewers',
 )
 
-APPROVAL_REQUESTED = 'netbox_custom_scripts.approval_requested'
-RUN_APPROVED = 'netbox_custom_scripts.run_approved'
-RUN_REJECTED = 'netbox_custom_scripts.run_rejected'
-
-EventType(APPROVAL_REQUESTED, _('Script run awaiting approval'), kind=EVENT_TYPE_KIND_WARNING).register()
-EventType(RUN_APPROVED, _('Script run approved'), kind=EVENT_TYPE_KIND_SUCCESS).register()
-EventType(RUN_REJECTED, _('Script run rejected'), kind=EVENT_TYPE_KIND_DANGER).register()
 
 
 def may_review(run, user):
@@ -112,10 +104,10 @@ def approve_run(run, user, comment='', *, http_request=None):
             raise RunRefused(_('The requester of run #{run} no longer has an active account.').format(run=run.pk))
         _record_review(run, user, RunStatusChoices.APPROVED, comment)
         # Run as the requester, with their (re-checked) permission and their stored inputs.
-        committed = submit_run(
-            script, user=run.user, data=run.inputs, commit=True, source=run.source, http_request=http_request,
+        committed = start_run(RunRequest(
+            script=script, user=run.user, data=run.inputs, commit=True, source=run.source, http_request=http_request,
             notifications=run.notifications, queue=run.queue, approval_of=run,
-        )
+        ))
     _notify(run, run.user, RUN_APPROVED)
     return committed
 
@@ -154,8 +146,7 @@ def _notify(run, user, event_type):
     )
 
 
-@receiver(run_finished)
-def notify_reviewers(sender, run, **kwargs):
+def notify_reviewers(run):
     if run.status == RunStatusChoices.AWAITING_APPROVAL:
         for user in reviewers(run):
             _notify(run, user, APPROVAL_REQUESTED)

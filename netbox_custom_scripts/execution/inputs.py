@@ -17,11 +17,13 @@ from django.core.exceptions import NON_FIELD_ERRORS, FieldError, ValidationError
 from django.utils.datastructures import MultiValueDict
 from django.utils.translation import gettext as _
 
-from ..scripting.script import EXECUTION_PARAMETERS, run_clean_hook, script_options, secret_variable_names
-from ..scripting.variables import FileVar, MultiChoiceVar, MultiObjectVar, ObjectVar, filterset_for_model
+from ..scripting.fields import filterset_for_model
+from ..scripting.meta import EXECUTION_PARAMETERS, script_options, secret_variable_names
+from ..scripting.script import run_clean_hook
+from ..scripting.variables import FileVar, MultiChoiceVar, MultiObjectVar, ObjectVar
+from .errors import InputError
 
 __all__ = (
-    'InputError',
     'LISTED_INPUT_LENGTH',
     'SECRET_MASK',
     'ValidatedInputs',
@@ -50,10 +52,6 @@ def summarised_inputs(inputs):
             '[{length} characters: see the run]'
         ).format(length=len(text))
     return summary
-
-
-class InputError(ValidationError):
-    """Invalid inputs: `error_dict` maps variable names (or `__all__`) to messages, as a Django form reports them."""
 
 
 @dataclass
@@ -258,7 +256,7 @@ class _SecretWidget:
 _secret_widget_classes = {}
 
 
-def _secret_field(field):
+def secret_field(field):
     """The field, its widget made one that never renders a value (Meta.sensitive_variables keep their widget)."""
     widget_class = type(field.widget)
     if not issubclass(widget_class, _SecretWidget):
@@ -273,7 +271,7 @@ def build_form(script_class, data=None, files=None, initial=None, user=None, pre
     """The input form of a script: its visible variables, in form order; secret ones never render their value."""
     secret_names = secret_variable_names(script_class)
     fields = {
-        name: _secret_field(var.as_field()) if name in secret_names else var.as_field()
+        name: secret_field(var.as_field()) if name in secret_names else var.as_field()
         for name, var in visible_variables(script_class).items()
     }
     form_class = type(f'{script_class.__name__}Form', (ScriptInputForm,), fields)

@@ -10,7 +10,6 @@ process, however often it is listed or run.
 Modules written for NetBox's built-in scripts import `extras.scripts`; they are given this plugin's authoring API
 instead, so they run unchanged.
 """
-import builtins
 import importlib
 import importlib.abc
 import importlib.util
@@ -19,7 +18,6 @@ import linecache
 import sys
 import threading
 import traceback
-import types
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -28,9 +26,11 @@ from django.utils.translation import gettext as _
 
 from ..reports import Report
 from ..scripting import BaseScript, Script
+from ..scripting.definition import check_definition
+from ..scripting.meta import LOADED_FROM, describe_variables, script_options
 from ..scripting.netbox_api import SOURCE_ATTRIBUTE
-from ..scripting.script import _LOADED_FROM, check_definition, describe_variables, script_options
 from .errors import RunRefused
+from .script_imports import MODULE_BUILTINS, PACKAGE, qualified_name
 
 __all__ = (
     'LoadedModule',
@@ -43,26 +43,6 @@ __all__ = (
     'pending_sources',
 )
 
-PACKAGE = '_custom_scripts'
-
-# Imports redirected while a script module executes: NetBox's authoring API -> ours.
-_REDIRECTED_IMPORTS = {
-    'extras.scripts': 'netbox_custom_scripts.scripts',
-    'extras.reports': 'netbox_custom_scripts.reports',
-}
-
-# What script modules importing from NetBox are given in place of NetBox's: module -> {attribute: (module providing
-# it, attribute there or None for the module itself, replaced even while NetBox has it)}. NetBox's authoring API is
-# always ours; AbortScript is NetBox's own while NetBox ships it (5.0 removes it with built-in scripts), then ours.
-_SUBSTITUTES = {
-    'extras': {
-        'scripts': ('netbox_custom_scripts.scripts', None, True),
-        'reports': ('netbox_custom_scripts.reports', None, True),
-    },
-    'utilities.exceptions': {'AbortScript': ('netbox_custom_scripts.scripting.exceptions', 'AbortScript', False)},
-}
-# Top-level packages whose imports in script modules go through _overlay().
-_OVERLAID_PACKAGES = {name.partition('.')[0] for name in _SUBSTITUTES}
 
 _lock = threading.RLock()
 
@@ -94,99 +74,14 @@ class LoadedModule:
 _cache = {}
 
 
-def _qualified(name):
-    return f'{PACKAGE}.{name}'
+def clear_cache():
+    """Forget every module imported in this process (the next use imports it again from its revision)."""
+    _cache.clear()
 
 
 def _filename(name):
     # Shown in tracebacks; the source is registered with linecache so traceback lines are printed.
     return f'<custom-scripts>/{name.replace(".", "/")}.py'
-
-
-class _ModuleOverlay(types.ModuleType):
-    """
-    A NetBox module as a script module sees it: NetBox's own (when it still exists), with some attributes replaced
-    (see _SUBSTITUTES). Bound only in the script module's namespace; sys.modules keeps NetBox's.
-    """
-
-    def __init__(self, name, real, replaced):
-        super().__init__(name)
-        vars(self).update(replaced)
-        vars(self)['_overlaid_module'] = real
-        for attribute in ('__file__', '__path__', '__package__', '__spec__', '__doc__'):
-            if real is not None and hasattr(real, attribute):
-                vars(self)[attribute] = getattr(real, attribute)
-
-    def __getattr__(self, attribute):
-        real = vars(self)['_overlaid_module']
-        if real is None:
-            raise AttributeError(f'module {self.__name__!r} has no attribute {attribute!r}')
-        return getattr(real, attribute)
-
-
-def _import_or_none(name):
-    try:
-        return importlib.import_module(name)
-    except ImportError:
-        return None
-
-
-def _overlay(name):
-    """The module `name` as script modules see it: NetBox's own unless something of it is substituted."""
-    real = _import_or_none(name)
-    replaced = {}
-    for attribute, (provider, provided, always) in _SUBSTITUTES.get(name, {}).items():
-        if always or real is None or not hasattr(real, attribute):
-            module = importlib.import_module(provider)
-            replaced[attribute] = module if provided is None else getattr(module, provided)
-    # A parent package shows its substituted submodules (`import utilities.exceptions` binds `utilities`).
-    for child in _SUBSTITUTES:
-        parent, __, attribute = child.rpartition('.')
-        if parent == name and attribute not in replaced:
-            seen = _overlay(child)
-            if seen is not sys.modules.get(child):
-                replaced[attribute] = seen
-    if not replaced:
-        if real is None:
-            raise ModuleNotFoundError(f'No module named {name!r}', name=name)
-        return real
-    return _ModuleOverlay(name, real, replaced)
-
-
-def _redirecting_import(name, globals=None, locals=None, fromlist=(), level=0):
-    if level == 0 and name in _REDIRECTED_IMPORTS:
-        module = importlib.import_module(_REDIRECTED_IMPORTS[name])
-        # `from extras.scripts import X` needs the leaf; `import extras.scripts` binds the package `extras`.
-        return module if fromlist else _overlay(name.partition('.')[0])
-    if level == 0 and name.partition('.')[0] in _OVERLAID_PACKAGES:
-        # `import extras.models` must not rebind `extras` to a package whose `scripts` is NetBox's (or missing), and
-        # `from utilities.exceptions import AbortScript` must work where NetBox no longer has it.
-        substituted = _SUBSTITUTES.get(name, {})
-        wanted = tuple(item for item in fromlist or () if item not in substituted)
-        try:
-            builtins.__import__(name, globals, locals, wanted, level)
-        except ImportError:
-            if not substituted:
-                raise
-        return _overlay(name) if fromlist else _overlay(name.partition('.')[0])
-    try:
-        return builtins.__import__(name, globals, locals, fromlist, level)
-    except ModuleNotFoundError as exc:
-        # Built-in scripts import helper modules of their scripts root by plain name (`from helpers import x`),
-        # which works there when that directory is on sys.path; here the registered module of that name answers.
-        top = name.partition('.')[0]
-        if level != 0 or exc.name != top:
-            raise
-        try:
-            leaf = importlib.import_module(_qualified(name))
-        except ModuleNotFoundError as missing:
-            if missing.name not in (_qualified(top), _qualified(name)):
-                raise  # the registered module itself imports something missing
-            raise exc from None
-        return leaf if fromlist else sys.modules[_qualified(top)]
-
-
-_MODULE_BUILTINS = {**vars(builtins), '__import__': _redirecting_import}
 
 
 @dataclass(frozen=True)
@@ -274,7 +169,7 @@ def _execute(module, name, source):
     filename = _filename(name)
     linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)
     module.__file__ = filename
-    module.__builtins__ = _MODULE_BUILTINS
+    module.__builtins__ = MODULE_BUILTINS
     code = compile(source, filename, 'exec', dont_inherit=True)
     exec(code, module.__dict__)
     _remember_source(module, source)
@@ -363,7 +258,7 @@ def import_module_source(name, source, content_hash, *, is_package=False, data_r
     filename = _filename(name)
     with _lock:
         _ensure_package()
-        qualified = _qualified(name)
+        qualified = qualified_name(name)
         spec = importlib.util.spec_from_loader(qualified, loader=None, origin=filename, is_package=is_package)
         if is_package:
             spec.submodule_search_locations = []
@@ -395,7 +290,7 @@ def import_module_source(name, source, content_hash, *, is_package=False, data_r
         errors, warnings, scripts, script_warnings = [], [], [], {}
         for cls in candidates:
             if cls.__module__ == qualified:
-                setattr(cls, _LOADED_FROM, {'module': name, 'data_root': data_root, 'module_dir': module_dir})
+                setattr(cls, LOADED_FROM, {'module': name, 'data_root': data_root, 'module_dir': module_dir})
             check = check_definition(cls)
             try:
                 describe_variables(cls)  # what the Script record stores: a default it cannot describe is an error
@@ -486,7 +381,7 @@ def forget(name):
     """Drop a module from this process's cache (after it was deleted)."""
     with _lock:
         _cache.pop(name, None)
-        sys.modules.pop(_qualified(name), None)
+        sys.modules.pop(qualified_name(name), None)
 
 
 def get_script_class(script, revision=None):

@@ -1,5 +1,5 @@
 """
-Run policies: what a script's Meta (and the plugin settings) allow a given start of it. submit_run() asks
+Run policies: what a script's Meta (and the plugin settings) allow a given start of it. dispatch.prepare() asks
 apply_policy() before it writes anything; a refusal raises PermissionDenied, InputError or RunRefused.
 
 - run_mode: 'any', 'manual' (never from an event rule) or 'event' (only from event rules).
@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from django.core.exceptions import PermissionDenied
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from netbox.plugins import get_plugin_config
 
 from ..choices import RunSourceChoices
 from ..models import Script, ScriptRun
-from ..scripting.script import script_options
+from ..scripting.meta import script_options
 from .errors import RateLimited, RunRefused
 from .inputs import InputError
-from .modules import plugin_settings
 
 __all__ = (
     'RunPlan',
@@ -45,7 +45,7 @@ class RunPlan:
 
 def commit_requires_permission(script_class):
     value = script_options(script_class).commit_requires_permission
-    return plugin_settings()['commit_requires_permission'] if value is None else value
+    return get_plugin_config('netbox_custom_scripts', 'commit_requires_permission') if value is None else value
 
 
 def may_commit_directly(script, script_class, user):
@@ -72,7 +72,7 @@ def check_unattended_commit(script, user):
                                .format(script=script.full_name))
     requires = meta.get('commit_requires_permission')
     if requires is None:
-        requires = plugin_settings()['commit_requires_permission']
+        requires = get_plugin_config('netbox_custom_scripts', 'commit_requires_permission')
     if requires and not Script.objects.restrict(user, 'commit').filter(pk=script.pk).exists():
         raise PermissionDenied(_('{user} may not commit runs of {script}').format(user=user, script=script.full_name))
 
@@ -87,7 +87,7 @@ def _check_run_mode(script_class, source):
 
 def _choose_queue(script_class, queue):
     options = script_options(script_class)
-    own = options.queue or plugin_settings()['default_queue']
+    own = options.queue or get_plugin_config('netbox_custom_scripts', 'default_queue')
     if queue in (None, '', own):
         return own
     if queue not in options.allowed_queues:
@@ -100,7 +100,7 @@ def _choose_queue(script_class, queue):
 
 def _job_timeout(script_class):
     options = script_options(script_class)
-    timeout = options.job_timeout_seconds or plugin_settings()['default_job_timeout']
+    timeout = options.job_timeout_seconds or get_plugin_config('netbox_custom_scripts', 'default_job_timeout')
     limit = options.max_runtime_seconds
     if limit and (not timeout or timeout > limit):
         return limit

@@ -58,7 +58,7 @@ class _Recording:
         self._changes = []
         self._progress = None
         self._content_types = {}
-        # What has been written so far; the final status update includes it (see runner.finish_run)
+        # What has been written so far; the final status update includes it (see outcome.finish_run)
         self.change_count = 0
         self.progress_written = None
 

@@ -8,18 +8,17 @@ import logging
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.dispatch import receiver
 from django.utils import timezone
 
 from ..choices import RunSourceChoices, RunStatusChoices
+from ..cron import next_cron_time
 from ..models import Schedule, ScriptRun
-from .cron import next_cron_time
-from .dispatch import cancel_run, check_run_permission, check_schedule, submit_run
+from .dispatch import cancel_run, check_run_permission, check_schedule, start_run
 from .errors import RunRefused
 from .inputs import validate_inputs
 from .loader import get_script_class
 from .policy import check_unattended_commit
-from .signals import run_finished
+from .request import RunRequest
 
 __all__ = (
     'check_schedule_settings',
@@ -52,11 +51,11 @@ def schedule_next_run(schedule, after=None):
         when = next_cron_time(schedule.cron, max(after, now))
     else:
         return None
-    run = submit_run(
-        schedule.script, user=schedule.user, data=schedule.inputs, commit=schedule.commit,
+    run = start_run(RunRequest(
+        script=schedule.script, user=schedule.user, data=schedule.inputs, commit=schedule.commit,
         source=RunSourceChoices.SCHEDULE, schedule_at=when, notifications=schedule.notifications, schedule=schedule,
         health_check=schedule.health_check,
-    )
+    ))
     Schedule.objects.filter(pk=schedule.pk).update(next_run_at=when or now, job=run.job)
     return run
 
@@ -71,10 +70,12 @@ def check_schedule_settings(script, user, inputs, start_at, interval, cron, heal
         check_unattended_commit(script, user)
     script_class = get_script_class(script)
     if health_check:
-        check_schedule(script_class, start_at, interval, cron or None, {}, recurring=True)
+        check_schedule(script_class, start_at, interval, cron or None, {}, recurring=True, at_field='start_at')
         return {}
     validated = validate_inputs(script_class, inputs, user=user)
-    check_schedule(script_class, start_at, interval, cron or None, validated.secrets, recurring=True)
+    check_schedule(
+        script_class, start_at, interval, cron or None, validated.secrets, recurring=True, at_field='start_at',
+    )
     return validated.stored
 
 
@@ -153,8 +154,7 @@ def resume_schedule(schedule, user):
     return schedule
 
 
-@receiver(run_finished)
-def queue_next_occurrence(sender, run, **kwargs):
+def queue_next_occurrence(run):
     """When a scheduled run ends, queue the schedule's next one (its own run record and request ID)."""
     if run.schedule_id is None:
         return

@@ -8,7 +8,15 @@ from utilities.forms.fields import DynamicModelChoiceField
 from utilities.forms.rendering import FieldSet
 
 from ..choices import ModuleSourceChoices
-from ..execution import sources
+from ..execution import (
+    authoriser,
+    check_syntax,
+    prepare_data_file,
+    prepare_upload,
+    register_data_file,
+    register_upload,
+    replace_source,
+)
 from ..models import ScriptModule
 
 __all__ = (
@@ -75,7 +83,7 @@ class _AuthoriseBeforeImport:
     """The user's object permission is checked on the module as saved, tags included, before its code is imported."""
 
     def _authoriser(self, action):
-        return sources.authoriser(_editing_user(self.instance), action, before=lambda module: self._save_m2m())
+        return authoriser(_editing_user(self.instance), action, before=lambda module: self._save_m2m())
 
 
 class ScriptModuleSourceForm(_AuthoriseBeforeImport, _SyncFieldsUntouched, NetBoxModelForm):
@@ -126,9 +134,9 @@ class ScriptModuleUploadForm(ScriptModuleSourceForm):
             return self.cleaned_data
         upload, source_code = self._source_inputs()
         try:
-            self.prepared = sources.prepare_upload(self.cleaned_data.get('name') or None, source_code, upload)
+            self.prepared = prepare_upload(self.cleaned_data.get('name') or None, source_code, upload)
             # Compiled, not imported: importing runs the module's code, which waits until the user is authorised.
-            sources.check_syntax(self.prepared, 'file' if upload else 'source_code')
+            check_syntax(self.prepared, 'file' if upload else 'source_code')
         except ValidationError as exc:
             _add_errors(self, exc, _UPLOAD_FIELDS)
             return self.cleaned_data
@@ -138,7 +146,7 @@ class ScriptModuleUploadForm(ScriptModuleSourceForm):
     def save(self, commit=True):
         upload, source_code = self._source_inputs()
         try:
-            module = sources.register_upload(
+            module = register_upload(
                 self.cleaned_data['name'], source_code, file=upload, user=_editing_user(self.instance),
                 module=self.instance, authorise=self._authoriser('add'),
             )
@@ -202,8 +210,8 @@ class ScriptModuleEditForm(ScriptModuleSourceForm):
         if upload is None and source_code is None:
             return self.cleaned_data
         try:
-            prepared = sources.prepare_upload(source_code=source_code, file=upload, module=self.instance)
-            sources.check_syntax(prepared, 'file' if upload else 'source_code')
+            prepared = prepare_upload(source_code=source_code, file=upload, module=self.instance)
+            check_syntax(prepared, 'file' if upload else 'source_code')
         except ValidationError as exc:
             _add_errors(self, exc, _UPLOAD_FIELDS)
         return self.cleaned_data
@@ -216,8 +224,8 @@ class ScriptModuleEditForm(ScriptModuleSourceForm):
         upload, source_code = self._new_source()
         if upload is not None or source_code is not None:
             try:
-                sources.replace_source(module, source_code, file=upload, user=_editing_user(self.instance),
-                                       authorise=sources.authoriser(_editing_user(self.instance), 'change'))
+                replace_source(module, source_code, file=upload, user=_editing_user(self.instance),
+                                       authorise=authoriser(_editing_user(self.instance), 'change'))
             except (ValidationError, PermissionDenied) as exc:
                 raise _abort(self, exc, _UPLOAD_FIELDS)
         return module
@@ -268,8 +276,8 @@ class ScriptModuleDataSourceForm(_AuthoriseBeforeImport, _SyncFieldsUntouched, N
             ))
             return self.cleaned_data
         try:
-            self.prepared = sources.prepare_data_file(data_file, self.cleaned_data.get('name') or None)
-            sources.check_syntax(self.prepared, 'data_file')
+            self.prepared = prepare_data_file(data_file, self.cleaned_data.get('name') or None)
+            check_syntax(self.prepared, 'data_file')
         except ValidationError as exc:
             _add_errors(self, exc, _DATA_FILE_FIELDS)
             return self.cleaned_data
@@ -278,7 +286,7 @@ class ScriptModuleDataSourceForm(_AuthoriseBeforeImport, _SyncFieldsUntouched, N
 
     def save(self, commit=True):
         try:
-            module = sources.register_data_file(
+            module = register_data_file(
                 self.cleaned_data['data_file'], name=self.cleaned_data['name'], user=_editing_user(self.instance),
                 auto_sync_enabled=self.cleaned_data['auto_sync_enabled'], module=self.instance,
                 authorise=self._authoriser('add'),

@@ -1,13 +1,12 @@
 from core.choices import JobIntervalChoices
 from django import forms
-from django.conf import settings
 from django.utils.translation import gettext_lazy as _
+from netbox.plugins import get_plugin_config
 from utilities.forms.widgets import DateTimePicker, NumberWithOptions
 
-from ..choices import NotificationChoices
-from ..execution.cron import MAX_CRON_LENGTH, MAX_INTERVAL_MINUTES
-from ..execution.inputs import ScriptInputForm, _secret_field, visible_variables
-from ..scripting.script import script_options
+from ..cron import MAX_CRON_LENGTH, MAX_INTERVAL_MINUTES
+from ..execution import ScriptInputForm, run_options, secret_field, visible_variables
+from ..scripting.meta import script_options
 
 __all__ = (
     'RunOptionsForm',
@@ -43,13 +42,6 @@ class RunOptionsForm(forms.Form):
         label=_('Or on cron'),
         help_text=_('A cron expression (minute hour day month weekday), in UTC (creates a schedule)'),
     )
-    _notifications = forms.ChoiceField(
-        required=False,
-        choices=NotificationChoices,
-        label=_('Notifications'),
-        help_text=_('When to notify you that the run finished'),
-    )
-
     _queue = forms.ChoiceField(
         required=False,
         label=_('Queue'),
@@ -60,7 +52,7 @@ class RunOptionsForm(forms.Form):
         super().__init__(*args, **kwargs)
         # Through script_options(): a variable may be called `queue` or `commit_default`, as on NetBox.
         options = script_options(script_class)
-        own = options.queue or settings.PLUGINS_CONFIG['netbox_custom_scripts']['default_queue']
+        own = options.queue or get_plugin_config('netbox_custom_scripts', 'default_queue')
         if options.allowed_queues:
             queues = [own, *(queue for queue in options.allowed_queues if queue != own)]
             self.fields['_queue'].choices = [(queue, queue) for queue in queues]
@@ -72,6 +64,34 @@ class RunOptionsForm(forms.Form):
         if not options.scheduling_enabled:
             for name in ('_schedule_at', '_interval', '_cron'):
                 del self.fields[name]
+
+    @classmethod
+    def add_declared_options(cls):
+        """A field `_<name>` for every declared run option (execution.RunOption)."""
+        for name, option in run_options():
+            cls.base_fields[f'_{name}'] = run_option_field(option)
+
+    def run_options(self):
+        """The cleaned options as RunRequest fields (`_commit` is `commit`); an empty field is left to the core."""
+        options = {name.removeprefix('_'): value for name, value in self.cleaned_data.items()}
+        # The checkbox always says: unchecked is a dry run, whatever Meta.commit_default.
+        options['commit'] = bool(options.get('commit'))
+        return {name: value for name, value in options.items() if value not in (None, '')}
+
+
+def run_option_field(option):
+    """The web form's field for a declared run option; left empty, the core decides."""
+    common = dict(required=False, label=option.label, help_text=option.help)
+    if option.choices:
+        return forms.ChoiceField(choices=[('', '---------'), *option.choices], **common)
+    if option.kind is bool:
+        return forms.NullBooleanField(**common)
+    if option.kind is int:
+        return forms.IntegerField(**common)
+    return forms.CharField(**common)
+
+
+RunOptionsForm.add_declared_options()
 
 
 class ScriptRunForm(ScriptInputForm):
@@ -98,7 +118,7 @@ def script_run_form(script_class, data=None, files=None, initial=None):
     """A ScriptRunForm of `script_class`, bound when `data` or `files` is given (as Django forms are)."""
     secret_names = script_class.secret_variable_names()
     fields = {
-        name: _secret_field(var.as_field()) if name in secret_names else var.as_field()
+        name: secret_field(var.as_field()) if name in secret_names else var.as_field()
         for name, var in visible_variables(script_class).items()
     }
     form_class = type('ScriptForm', (ScriptRunForm,), fields)

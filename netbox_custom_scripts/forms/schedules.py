@@ -6,11 +6,10 @@ from utilities.forms.fields import DynamicModelChoiceField, JSONField
 from utilities.forms.rendering import FieldSet
 from utilities.forms.widgets import DateTimePicker
 
-from ..execution.cron import MAX_INTERVAL_MINUTES
-from ..execution.errors import RunRefused
-from ..execution.inputs import InputError
-from ..execution.schedules import check_schedule_settings, create_schedule, update_schedule
+from ..cron import MAX_INTERVAL_MINUTES
+from ..execution import InputError, RunRefused, check_schedule_settings, create_schedule, update_schedule
 from ..models import Schedule, Script
+from .errors import add_core_errors
 
 __all__ = (
     'ScheduleForm',
@@ -66,14 +65,10 @@ class ScheduleForm(NetBoxModelForm):
                 bool(data.get('health_check')), bool(data.get('commit')),
             )
         except InputError as exc:
-            for name, messages in exc.message_dict.items():
-                field = name if name in ('start_at', 'interval', 'cron') else 'inputs'
-                if name == 'schedule_at':
-                    field = 'start_at'
-                self.add_error(field, [f'{name}: {m}' if field == 'inputs' and name != '__all__' else m
-                                       for m in messages])
+            # Its timing on its own fields; the script's inputs (and anything else) on the inputs field.
+            add_core_errors(self, exc, {name: name for name in ('start_at', 'interval', 'cron')}, others='inputs')
         except (PermissionDenied, RunRefused) as exc:
-            self.add_error('script', str(exc))
+            add_core_errors(self, exc, others='script')
         return data
 
     def save(self, commit=True):

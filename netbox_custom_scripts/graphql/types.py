@@ -9,7 +9,7 @@ from netbox.graphql.types import NetBoxObjectType, ObjectType, register_type
 from strawberry.scalars import JSON
 
 from .. import models
-from ..execution.inputs import summarised_inputs
+from ..execution import summarised_inputs
 
 __all__ = (
     'CustomScriptModuleType',

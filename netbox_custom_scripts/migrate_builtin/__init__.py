@@ -16,7 +16,8 @@ schedules, history, apply, verify (verify and cleanup). See docs/migration.md.
 """
 from .access import MigrationRefused, may_migrate
 from .apply import ApplyResult, apply_plan
-from .plan import Plan, PlanItem, build_plan
+from .plan import Plan, PlanItem
+from .planning import build_plan
 from .verify import CleanupResult, VerifyReport, cleanup, verify
 
 __all__ = (

@@ -14,10 +14,10 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 from django_pg_utils import advisory_lock
 
-from ..execution import loader
+from ..execution import forget
 from . import event_rules, history, modules, permissions, schedules
 from .access import LOCK_ID, check_may_migrate
-from .plan import module_plans
+from .planning import module_plans
 
 __all__ = ('ApplyResult', 'apply_plan')
 
@@ -93,7 +93,7 @@ def apply_plan(user, only=None, history=False, progress=None):
                 _apply_module(plan, user, result)
             except Exception as exc:  # any failure: the module's transaction was rolled back, the others go on
                 logger.exception('Moving built-in module %s failed; it was left as it was', plan.name)
-                loader.forget(plan.name)
+                forget(plan.name)
                 result.failed[plan.name] = _error_text(exc)
                 continue
             result.moved.append(plan.name)

@@ -21,8 +21,7 @@ from django.utils.translation import gettext as _
 from extras.models import EventRule
 
 from ..event_rules import COMMIT_KEY, RunCustomScriptAction
-from ..execution.dispatch import check_run_permission
-from ..execution.policy import check_unattended_commit
+from ..execution import check_run_permission, check_unattended_commit
 from ..models import EventRuleOwner, Script
 
 __all__ = ('RuleCopy', 'copy_rule', 'marker', 'plan_event_rules')

@@ -29,8 +29,7 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job as RQJob
 from rq.job import JobStatus
 
-from ..execution.errors import RunRefused
-from ..execution.modules import plugin_settings
+from ..execution import RunRefused, enqueue_job
 from . import MigrationRefused, apply_plan, build_plan, may_migrate
 
 __all__ = (
@@ -132,12 +131,6 @@ def active_migration_job():
     return None
 
 
-def _identity_only(user):
-    # The queued payload carries the user's ID and name only (no password hash); permissions are read again on the
-    # worker.
-    return get_user_model()(pk=user.pk, username=user.username)
-
-
 def enqueue_apply(user, only=None, history=False):
     """
     Queue an apply. Checked here, before anything is queued: the user may migrate (PermissionDenied), `only` names
@@ -156,9 +149,8 @@ def enqueue_apply(user, only=None, history=False):
             raise MigrationBusy(_(
                 'Job #{job} is already moving the built-in scripts ({status}); wait for it to finish.'
             ).format(job=busy.pk, status=busy.get_status_display().lower()))
-        job = MigrateBuiltinJob.enqueue(
-            user=_identity_only(user), queue_name=plugin_settings()['default_queue'], only=only, history=history,
-        )
+        # The queued payload carries the user's identity only; permissions are read again on the worker.
+        job = enqueue_job(MigrateBuiltinJob, user=user, only=only, history=history)
         job.data = {'only': only, 'history': history, 'progress': None, 'result': None}
         job.save(update_fields=['data'])
         return job

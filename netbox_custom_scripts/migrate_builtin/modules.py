@@ -15,12 +15,18 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from ..choices import ModuleSourceChoices
-from ..execution import loader
-from ..execution.loader import ModuleLoadError, PendingSource, import_module_source
-from ..execution.sources import register_data_file, register_upload
+from ..execution import (
+    ModuleLoadError,
+    PendingSource,
+    forget,
+    import_module_source,
+    pending_sources,
+    register_data_file,
+    register_upload,
+)
 from ..models import Script, ScriptModule
 from ..models.modules import content_hash
-from ..scripting.script import secret_variable_names
+from ..scripting.meta import secret_variable_names
 from .plan import ModulePlan
 
 __all__ = ('move_module', 'plan_modules', 'read_builtin_source')
@@ -109,7 +115,7 @@ def plan_modules(scope):
         plan.name: PendingSource(plan.source_code, content_hash(plan.source_code), _is_package(plan.builtin))
         for plan in plans if plan.source_code is not None
     }
-    with loader.pending_sources(pending):
+    with pending_sources(pending):
         for plan in plans:
             _plan_module(plan)
     return plans
@@ -183,7 +189,7 @@ def _load(plan):
     finally:
         # A check, not a registration: the process must not keep running code that is not a module yet.
         if not ScriptModule.objects.filter(name=plan.name).exists():
-            loader.forget(plan.name)
+            forget(plan.name)
     return '', {cls.__name__: set(secret_variable_names(cls)) for cls in loaded.scripts}
 
 

@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 
 from .access import MigrationRefused
 
-__all__ = ('ACTIONS', 'KINDS', 'ModulePlan', 'Plan', 'PlanItem', 'build_plan', 'module_plans')
+__all__ = ('ACTIONS', 'KINDS', 'TO_DO', 'ModulePlan', 'Plan', 'PlanItem', 'builtin_modules')
 
 KINDS = ('module', 'script', 'permission', 'event_rule', 'schedule', 'history')
 ACTIONS = ('move', 'link', 'repoint', 'copy', 'update', 'remove', 'already_done', 'cannot_move')
@@ -108,39 +108,3 @@ def builtin_modules(only=None):
     return modules
 
 
-def module_plans(only=None, history=False):
-    """One ModulePlan per built-in module in scope, in the order apply moves them (helpers first)."""
-    from . import event_rules, modules, permissions, schedules
-    from . import history as history_step
-
-    scope = builtin_modules(only)
-    plans = modules.plan_modules(scope)
-    permissions.plan_permissions(plans)
-    for plan in plans:
-        event_rules.plan_event_rules(plan)
-        schedules.plan_schedules(plan)
-        if history:
-            history_step.plan_history(plan)
-        if not plan.movable:
-            _stays(plan)
-    return plans
-
-
-def _stays(plan):
-    """A module that cannot move keeps everything of it on the built-in side: say so on each item."""
-    for item in plan.items[1:]:
-        if item.action in TO_DO:
-            item.action = 'cannot_move'
-            item.reason = _('Its module stays on the built-in side.')
-    plan.permissions, plan.event_rules, plan.schedules, plan.history = [], [], [], []
-    plan.stale_permissions = []
-
-
-def build_plan(only=None, history=False):
-    """What migrate-builtin would do. Changes nothing (in the database, the queue or the storage)."""
-    plans = module_plans(only, history)
-    from .permissions import unmovable_permission_items
-
-    items = [item for plan in plans for item in plan.items]
-    items.extend(unmovable_permission_items())
-    return Plan(items=items, modules=plans)

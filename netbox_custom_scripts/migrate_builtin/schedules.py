@@ -20,8 +20,7 @@ from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from ..execution.inputs import SECRET_MASK
-from ..execution.schedules import create_schedule
+from ..execution import SECRET_MASK, create_schedule
 from ..models import Schedule, Script
 
 __all__ = ('ScheduleMove', 'move_schedule', 'plan_schedules', 'running_interval_jobs', 'waiting_jobs')

@@ -17,7 +17,8 @@ from django_pg_utils import advisory_lock
 
 from . import event_rules, history, permissions
 from .access import LOCK_ID, MigrationRefused, check_may_migrate
-from .plan import TO_DO, builtin_modules, module_plans
+from .plan import TO_DO, builtin_modules
+from .planning import module_plans
 
 __all__ = ('CleanupResult', 'VerifyReport', 'cleanup', 'verify')
 

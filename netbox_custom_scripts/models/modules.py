@@ -7,9 +7,11 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from netbox.models import NetBoxModel
 from netbox.models.features import SyncedDataMixin
+from netbox.plugins import get_plugin_config
 from utilities.querysets import RestrictedQuerySet
 
 from ..choices import ModuleSourceChoices, ModuleStatusChoices
+from ..signals import module_data_changed
 
 __all__ = (
     'ModuleRevision',
@@ -78,7 +80,7 @@ class ScriptModule(SyncedDataMixin, NetBoxModel):
         blank=True,
     )
     # A data-source module's new code whose origin no one with the `change` permission vouched for waits here,
-    # not imported, until such a user activates it (see execution/sources.py).
+    # not imported, until such a user activates it (see execution/sources/data_file.py).
     pending_revision = models.ForeignKey(
         to='netbox_custom_scripts.ModuleRevision',
         on_delete=models.SET_NULL,
@@ -145,16 +147,14 @@ class ScriptModule(SyncedDataMixin, NetBoxModel):
     def data_root(self):
         """The directory load_yaml()/load_json() read from: the scripts directory the module came from."""
         if self.source == ModuleSourceChoices.DIRECTORY:
-            return settings.PLUGINS_CONFIG['netbox_custom_scripts']['scripts_dir']
+            return get_plugin_config('netbox_custom_scripts', 'scripts_dir')
         if self.source == ModuleSourceChoices.UPLOAD:
             return settings.SCRIPTS_ROOT
         return None
 
     def sync_data(self):
-        # NetBox calls this when the module's Data Source file changed (SyncedDataMixin).
-        from ..execution.sources import sync_from_data_file
-
-        sync_from_data_file(self)
+        # NetBox calls this when the module's Data Source file changed (SyncedDataMixin); the core answers.
+        module_data_changed.send(sender=type(self), module=self)
 
     @property
     def module_dir(self):

@@ -1,29 +1,21 @@
 import uuid
 
 from django.conf import settings
-from django.contrib.contenttypes.models import ContentType
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from netbox.models import ChangeLoggedModel
 from netbox.models.features import NotificationsMixin
 from utilities.querysets import RestrictedQuerySet
-from utilities.views import get_viewname
 
 from ..choices import (
-    ChangeActionChoices,
-    LogLevelChoices,
     NotificationChoices,
     RunSourceChoices,
     RunStatusChoices,
 )
-from ..scripting.log import safe_link
 
 __all__ = (
-    'RunChange',
-    'RunFile',
-    'RunLogEntry',
     'ScriptRun',
 )
 
@@ -278,10 +270,6 @@ class ScriptRun(NotificationsMixin, ChangeLoggedModel):
         return self.status == RunStatusChoices.AWAITING_APPROVAL
 
     @property
-    def is_dry_run(self):
-        return not self.commit
-
-    @property
     def duration(self):
         if self.started and self.completed:
             return self.completed - self.started
@@ -294,163 +282,3 @@ class ScriptRun(NotificationsMixin, ChangeLoggedModel):
         return None
 
 
-class RunLogEntry(models.Model):
-    """One line of a run's log, written as the script runs (outside its transaction)."""
-    id = models.BigAutoField(primary_key=True)
-    # Indexed by the composite indexes below, which serve every query (and cost less per line than more indexes).
-    run = models.ForeignKey(
-        to=ScriptRun,
-        on_delete=models.CASCADE,
-        related_name='log_entries',
-        db_index=False,
-    )
-    level = models.CharField(max_length=10, choices=LogLevelChoices)
-    time = models.DateTimeField()
-    message = models.TextField()
-    object_type = models.ForeignKey(
-        to=ContentType,
-        on_delete=models.SET_NULL,
-        related_name='+',
-        blank=True,
-        null=True,
-        db_index=False,
-    )
-    object_id = models.PositiveBigIntegerField(blank=True, null=True)
-    object_repr = models.CharField(max_length=200, blank=True)
-    object_url = models.CharField(max_length=500, blank=True)
-    test = models.CharField(
-        max_length=100,
-        blank=True,
-        help_text=_('The test_* method that logged the line, for report-style scripts'),
-    )
-
-    objects = RestrictedQuerySet.as_manager()
-
-    class Meta:
-        ordering = ('run', 'id')
-        indexes = (
-            models.Index(fields=('run', 'id'), name='nbcs_log_run'),
-            models.Index(fields=('run', 'level', 'id'), name='nbcs_log_run_level'),
-        )
-        verbose_name = _('log entry')
-        verbose_name_plural = _('log entries')
-
-    def __str__(self):
-        return f'[{self.level}] {self.message[:50]}'
-
-    def get_level_color(self):
-        return LogLevelChoices.colors.get(self.level)
-
-    @property
-    def link_key(self):
-        return (self.object_type_id, self.object_id)
-
-    @property
-    def url(self):
-        """The related object's page: resolved when shown, not when logged (logging must stay cheap)."""
-        if self.object_url or self.object_type_id is None or self.object_id is None:
-            return safe_link(self.object_url)
-        model = self.object_type.model_class()
-        if model is None:
-            return ''
-        try:
-            return reverse(get_viewname(model), args=[self.object_id])
-        except NoReverseMatch:
-            return ''
-
-
-class RunChange(models.Model):
-    """An object a run created, updated or deleted - or, for a dry run, would have."""
-    run = models.ForeignKey(
-        to=ScriptRun,
-        on_delete=models.CASCADE,
-        related_name='changes',
-    )
-    time = models.DateTimeField()
-    action = models.CharField(max_length=10, choices=ChangeActionChoices)
-    object_type = models.ForeignKey(
-        to=ContentType,
-        on_delete=models.SET_NULL,
-        related_name='+',
-        blank=True,
-        null=True,
-    )
-    object_id = models.PositiveBigIntegerField(blank=True, null=True)
-    object_repr = models.CharField(max_length=200)
-    prechange_data = models.JSONField(blank=True, null=True)
-    postchange_data = models.JSONField(blank=True, null=True)
-
-    objects = RestrictedQuerySet.as_manager()
-
-    class Meta:
-        ordering = ('run', 'id')
-        verbose_name = _('run change')
-        verbose_name_plural = _('run changes')
-
-    def __str__(self):
-        return f'{self.get_action_display()} {self.object_repr}'
-
-    def get_action_color(self):
-        return ChangeActionChoices.colors.get(self.action)
-
-    @property
-    def diff(self):
-        """(removed, added): the attributes that differ between before and after."""
-        before = self.prechange_data or {}
-        after = self.postchange_data or {}
-        keys = sorted(set(before) | set(after))
-        removed = {k: before.get(k) for k in keys if before.get(k) != after.get(k) and k in before}
-        added = {k: after.get(k) for k in keys if before.get(k) != after.get(k) and k in after}
-        return removed, added
-
-    @property
-    def diff_rows(self):
-        """(attribute, before, after) for each attribute that changed; empty values of a new object are left out."""
-        before = self.prechange_data or {}
-        after = self.postchange_data or {}
-        rows = []
-        for key in sorted(set(before) | set(after)):
-            old, new = before.get(key), after.get(key)
-            if old == new or (self.action == 'create' and new in (None, '', [], {})):
-                continue
-            rows.append((key, old, new))
-        return rows
-
-    @property
-    def link_key(self):
-        return (self.object_type_id, self.object_id)
-
-    @property
-    def url(self):
-        """The object's page (if it exists: see the views), resolved when shown."""
-        model = self.object_type.model_class() if self.object_type_id else None
-        if model is None or self.object_id is None:
-            return ''
-        try:
-            return reverse(get_viewname(model), args=[self.object_id])
-        except NoReverseMatch:
-            return ''
-
-
-class RunFile(models.Model):
-    """A file a script attached to its run with save_file()."""
-    run = models.ForeignKey(
-        to=ScriptRun,
-        on_delete=models.CASCADE,
-        related_name='files',
-    )
-    name = models.CharField(max_length=255)
-    content_type = models.CharField(max_length=255, default='application/octet-stream')
-    size = models.PositiveBigIntegerField()
-    content = models.BinaryField()
-    created = models.DateTimeField(auto_now_add=True)
-
-    objects = RestrictedQuerySet.as_manager()
-
-    class Meta:
-        ordering = ('run', 'id')
-        verbose_name = _('run file')
-        verbose_name_plural = _('run files')
-
-    def __str__(self):
-        return self.name

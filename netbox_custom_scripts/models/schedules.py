@@ -7,6 +7,8 @@ from django.utils.translation import gettext_lazy as _
 from netbox.models import NetBoxModel
 
 from ..choices import NotificationChoices
+from ..cron import cron_errors, interval_errors
+from ..signals import schedule_deleting
 
 __all__ = (
     'Schedule',
@@ -115,11 +117,8 @@ class Schedule(NetBoxModel):
         return reverse('plugins:netbox_custom_scripts:schedule', args=[self.pk])
 
     def delete(self, *args, **kwargs):
-        # A deleted schedule makes no more runs: its queued one is cancelled (past runs keep their record).
-        from ..execution.dispatch import cancel_run
-
-        for run in self.runs.filter(status__in=('pending', 'scheduled')):
-            cancel_run(run, None)
+        # A deleted schedule makes no more runs: the core cancels its queued one (past runs keep their record).
+        schedule_deleting.send(sender=type(self), schedule=self)
         return super().delete(*args, **kwargs)
 
     @property
@@ -131,12 +130,8 @@ class Schedule(NetBoxModel):
         if self.interval and self.cron:
             raise ValidationError(_('Set an interval or a cron expression, not both.'))
         if self.cron:
-            from ..execution.cron import cron_errors
-
             if errors := cron_errors(self.cron):
                 raise ValidationError({'cron': errors})
         if self.interval is not None:
-            from ..execution.cron import interval_errors
-
             if errors := interval_errors(self.interval):
                 raise ValidationError({'interval': errors})

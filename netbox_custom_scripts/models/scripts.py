@@ -21,6 +21,20 @@ class ScriptQuerySet(RestrictedQuerySet):
             queryset = queryset.exclude(meta__hidden=True)
         return queryset
 
+    def get_by_reference(self, reference):
+        """
+        The script `reference` names: a Script record itself, or 'module.Class' (the module's dotted name, then the
+        class). Raises Script.DoesNotExist, saying which name was not found. The one lookup the CLI, the REST API,
+        nbshell and event rules share.
+        """
+        if isinstance(reference, self.model):
+            return reference
+        module, __, class_name = str(reference).rpartition('.')
+        script = self.select_related('module').filter(module__name=module, class_name=class_name).first()
+        if script is None:
+            raise self.model.DoesNotExist(_('No script named {name!r}.').format(name=str(reference)))
+        return script
+
 
 class Script(JobsMixin, NetBoxModel):
     """

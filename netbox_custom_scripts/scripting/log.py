@@ -3,6 +3,8 @@ from datetime import datetime
 from typing import NamedTuple
 from urllib.parse import urlsplit
 
+from .vocabulary import LOG_LEVELS, LogLevel
+
 __all__ = (
     'LOG_LEVELS',
     'LogEntry',
@@ -24,19 +26,6 @@ def safe_link(url):
     except ValueError:
         return ''
     return url if scheme.lower() in LINK_SCHEMES else ''
-
-
-class LogLevel:
-    """Levels of a script's log, in increasing severity."""
-    DEBUG = 'debug'
-    INFO = 'info'
-    SUCCESS = 'success'
-    WARNING = 'warning'
-    FAILURE = 'failure'
-
-
-# Ordered by severity; the index is the rank used for level filters.
-LOG_LEVELS = (LogLevel.DEBUG, LogLevel.INFO, LogLevel.SUCCESS, LogLevel.WARNING, LogLevel.FAILURE)
 
 
 class LogEntry(NamedTuple):

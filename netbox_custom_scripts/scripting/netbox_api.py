@@ -13,7 +13,27 @@ __all__ = (
     'NetBoxScriptAPI',
     'SOURCE_ATTRIBUTE',
     'get_module_and_script',
+    'services',
 )
+
+
+class _Services:
+    """
+    What the authoring API needs from the rest of the plugin, installed by the plugin's ready() (see
+    scripting_services.py), so that this package imports nothing of ours: the records of a module and its script,
+    and a script's run form.
+    """
+    module_and_script = None
+    run_form = None
+
+    def require(self, name):
+        service = getattr(self, name)
+        if service is None:
+            raise RuntimeError(f'{name}() needs the netbox_custom_scripts plugin to be loaded (it is not, here).')
+        return service
+
+
+services = _Services()
 
 # Set by the loader on every class a module defines: the source of the revision it was executed from.
 SOURCE_ATTRIBUTE = '__custom_scripts_source__'
@@ -44,10 +64,7 @@ def get_module_and_script(module_name, script_name):
     (ScriptModule, Script) records of the plugin for the module `module_name` and its script class `script_name`,
     as NetBox's function returns its own; raises the model's DoesNotExist when either is missing.
     """
-    from ..models import ScriptModule  # the records, not the authoring API: imported when called
-
-    module = ScriptModule.objects.get(name=module_name)
-    return module, module.scripts.get(class_name=script_name)
+    return services.require('module_and_script')(module_name, script_name)
 
 
 class NetBoxScriptAPI:
@@ -56,7 +73,7 @@ class NetBoxScriptAPI:
     @classmethod
     def root_module(cls):
         """The top-level package of the script's module ('branches' for 'branches.sites')."""
-        from .script import script_module_name  # read so that a variable called `module` cannot shadow it
+        from .meta import script_module_name
 
         return script_module_name(cls).split('.')[0]
 
@@ -106,9 +123,7 @@ class NetBoxScriptAPI:
         The script's run form (its variables and the run options), bound to `data` and `files` when given: what
         NetBox's Script.as_form() returns, for unit tests of a script's inputs.
         """
-        from ..forms.run import script_run_form  # the form layer imports the authoring API, not the other way
-
-        return script_run_form(type(self), data, files, initial=initial)
+        return services.require('run_form')(type(self), data, files, initial=initial)
 
     def _remember_message(self, entry, obj):
         """

@@ -18,15 +18,6 @@ class ScriptModulePanel(panels.ObjectAttributesPanel):
     description = attrs.TextAttr('description')
 
 
-class ScriptPanel(panels.ObjectAttributesPanel):
-    title = _('Script')
-    name = attrs.TextAttr('name')
-    module = attrs.RelatedObjectAttr('module', linkify=True)
-    class_name = attrs.TextAttr('class_name', label=_('Class'), style='font-monospace')
-    full_name = attrs.TextAttr('full_name', label=_('Full name'), style='font-monospace', copy_button=True)
-    is_active = attrs.BooleanAttr('is_active', label=_('Active'))
-
-
 class PendingRevisionPanel(panels.Panel):
     """New code from a module's data source that waits for someone who may change the module: its diff, and Activate."""
     title = _('Pending revision')

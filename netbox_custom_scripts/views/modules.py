@@ -14,9 +14,7 @@ from utilities.views import ContentTypePermissionRequiredMixin, GetReturnURLMixi
 
 from .. import filtersets, forms, tables
 from ..choices import ModuleSourceChoices
-from ..execution.dispatch import enqueue_directory_sync, enqueue_revision_activation
-from ..execution.errors import RunRefused
-from ..execution.modules import sync_directory
+from ..execution import RunRefused, enqueue_directory_sync, enqueue_revision_activation
 from ..models import Script, ScriptModule
 from ..text import is_whole_number
 from ..ui import panels
@@ -82,10 +80,6 @@ class ScriptModuleListView(generic.ObjectListView):
     filterset_form = forms.ScriptModuleFilterForm
     table = tables.ScriptModuleTable
     actions = (UploadModule, AddModuleFromDataSource, BulkExport, BulkDelete)
-
-    def get(self, request, *args, **kwargs):
-        sync_directory()
-        return super().get(request, *args, **kwargs)
 
 
 @register_model_view(ScriptModule)

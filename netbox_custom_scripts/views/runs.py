@@ -15,11 +15,9 @@ from utilities.views import ViewTab, register_model_view
 
 from .. import filtersets, tables
 from ..choices import LogLevelChoices, RunSourceChoices
-from ..execution.approvals import approve_run, may_review, reject_run
-from ..execution.dispatch import RunRefused, cancel_run, rerun
-from ..execution.inputs import InputError
-from ..execution.watchdog import reap_stale_runs
+from ..execution import InputError, RunRefused, approve_run, cancel_run, may_review, reject_run, rerun
 from ..forms import ScriptRunFilterForm
+from ..forms.errors import show_error
 from ..models import ScriptRun
 from ..scripting.log import LOG_LEVELS
 from ..text import is_whole_number
@@ -67,9 +65,6 @@ class ScriptRunView(generic.ObjectView):
     actions = (DeleteObject,)
 
     def get_extra_context(self, request, instance):
-        if instance.is_active:
-            reap_stale_runs(ScriptRun.objects.filter(pk=instance.pk))
-            instance.refresh_from_db()
         return {
             'can_cancel': (instance.is_active or instance.awaiting_approval) and request.user.has_perm(
                 'netbox_custom_scripts.cancel_scriptrun', instance
@@ -97,20 +92,17 @@ def existing_objects(entries):
     return found
 
 
-class RunLiveMixin:
-    """HTMX partials of the run page, polled while the run is active."""
+class RunLookupMixin:
+    """Views of one run (its HTMX partials, file, cancel, re-run and review): the run, if the user may view it."""
 
     def get_run(self, request, pk):
         return get_object_or_404(runs_for(request), pk=pk)
 
 
 @register_model_view(ScriptRun, 'status', path='status')
-class ScriptRunStatusView(RunLiveMixin, View):
+class ScriptRunStatusView(RunLookupMixin, View):
     def get(self, request, pk):
         run = self.get_run(request, pk)
-        if run.is_active:
-            reap_stale_runs(ScriptRun.objects.filter(pk=run.pk))
-            run.refresh_from_db()
         response = render(request, 'netbox_custom_scripts/htmx/run_status.html', {'object': run})
         if request.GET.get('live') and not run.is_active:
             # The run ended while the page was open: reload it, for the full log and the buttons of a finished run.
@@ -119,7 +111,7 @@ class ScriptRunStatusView(RunLiveMixin, View):
 
 
 @register_model_view(ScriptRun, 'log', path='log')
-class ScriptRunLogView(RunLiveMixin, View):
+class ScriptRunLogView(RunLookupMixin, View):
     """One page of the log, filtered by minimum level and text, paginated on the server."""
 
     def get(self, request, pk):
@@ -188,7 +180,7 @@ class ScriptRunFilesView(generic.ObjectView):
 
 
 @register_model_view(ScriptRun, 'file', path='files/<int:file_pk>')
-class ScriptRunFileView(RunLiveMixin, View):
+class ScriptRunFileView(RunLookupMixin, View):
     def get(self, request, pk, file_pk):
         run = self.get_run(request, pk)
         attachment = run.files.filter(pk=file_pk).first()
@@ -201,7 +193,7 @@ class ScriptRunFileView(RunLiveMixin, View):
 
 
 @register_model_view(ScriptRun, 'cancel', path='cancel')
-class ScriptRunCancelView(RunLiveMixin, View):
+class ScriptRunCancelView(RunLookupMixin, View):
     def post(self, request, pk):
         run = get_object_or_404(runs_for(request, 'cancel'), pk=pk)
         try:
@@ -213,7 +205,7 @@ class ScriptRunCancelView(RunLiveMixin, View):
 
 
 @register_model_view(ScriptRun, 'rerun', path='rerun')
-class ScriptRunRerunView(RunLiveMixin, View):
+class ScriptRunRerunView(RunLookupMixin, View):
     """Run again with the same inputs; `commit=1` applies a reviewed dry run."""
 
     def post(self, request, pk):
@@ -242,7 +234,7 @@ class ScriptRunRerunView(RunLiveMixin, View):
 
 
 @register_model_view(ScriptRun, 'review', path='review')
-class ScriptRunReviewView(RunLiveMixin, View):
+class ScriptRunReviewView(RunLookupMixin, View):
     """Approve (starting the committed run) or reject, with a comment, a run awaiting approval."""
 
     def post(self, request, pk):
@@ -259,10 +251,8 @@ class ScriptRunReviewView(RunLiveMixin, View):
                 messages.success(request, _('Rejected run #{run}.').format(run=run.pk))
             else:
                 messages.error(request, _('Choose to approve or to reject.'))
-        except PermissionDenied as exc:
-            messages.error(request, str(exc))
-        except (RunRefused, InputError) as exc:
-            messages.error(request, '; '.join(getattr(exc, 'messages', [str(exc)])))
+        except (PermissionDenied, RunRefused, InputError) as exc:
+            show_error(request, exc)
         return redirect(run.get_absolute_url())
 
 

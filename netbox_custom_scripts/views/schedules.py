@@ -9,8 +9,8 @@ from netbox.views import generic
 from utilities.views import ConditionalLoginRequiredMixin, register_model_view
 
 from .. import filtersets, forms, tables
-from ..execution.errors import RunRefused
-from ..execution.schedules import pause_schedule, resume_schedule
+from ..execution import RunRefused, pause_schedule, resume_schedule
+from ..forms.errors import show_error
 from ..models import Schedule
 
 __all__ = (
@@ -96,7 +96,7 @@ class _ScheduleToggleView(ConditionalLoginRequiredMixin, View):
         try:
             self.toggle(schedule, request.user)
         except (RunRefused, PermissionDenied, ValidationError) as exc:  # a schedule that cannot resume says why
-            messages.error(request, '; '.join(getattr(exc, 'messages', None) or [str(exc)]))
+            show_error(request, exc)
         return redirect(schedule.get_absolute_url())
 
 

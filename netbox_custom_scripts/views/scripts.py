@@ -12,14 +12,19 @@ from utilities.views import ContentTypePermissionRequiredMixin, ViewTab, registe
 
 from .. import filtersets, forms, tables
 from ..choices import ModuleStatusChoices, RunSourceChoices, RunStatusChoices
-from ..execution.dispatch import submit_run
-from ..execution.errors import RunRefused
-from ..execution.inputs import InputError, build_form, form_initial_from_inputs
-from ..execution.loader import get_script_class
-from ..execution.modules import sync_directory
-from ..execution.runner import companion_tests
+from ..execution import (
+    InputError,
+    RunRefused,
+    RunRequest,
+    build_form,
+    companion_tests,
+    form_initial_from_inputs,
+    get_script_class,
+    submit,
+)
+from ..forms.errors import show_error
 from ..models import Script, ScriptModule, ScriptRun
-from ..scripting.script import secret_variable_names
+from ..scripting.meta import secret_variable_names
 from ..text import is_whole_number
 
 __all__ = (
@@ -36,7 +41,8 @@ __all__ = (
 class ScriptListView(ContentTypePermissionRequiredMixin, View):
     """
     The scripts, grouped by module in list order (script_order, then alphabetical), with their last run and a way
-    to run them; modules that do not load are shown with their error. Scripts are records: nothing is imported.
+    to run them; modules that do not load are shown with their error. Scripts are records: nothing is imported but
+    a companion `<module>_tests` module (for the "has tests" mark), where one exists.
     """
     def get_required_permission(self):
         return 'netbox_custom_scripts.view_script'
@@ -47,7 +53,6 @@ class ScriptListView(ContentTypePermissionRequiredMixin, View):
         return user.has_perm('netbox_custom_scripts.view_script') or user.has_perm('netbox_custom_scripts.run_script')
 
     def get(self, request):
-        sync_directory()
         last_runs = ScriptRun.objects.restrict(request.user, 'view').filter(script=OuterRef('pk')).order_by('-pk')
         scripts = viewable_or_runnable(Script.objects.all(), request.user).listed_for(request.user).select_related(
             'module'
@@ -185,21 +190,17 @@ class ScriptView(generic.ObjectView):
                 data.setlist(key, request.POST.getlist(key))
         error = None
         if options_form.is_valid():
-            options = options_form.cleaned_data
             try:
-                run = submit_run(
-                    script, user=request.user, data=data, files=request.FILES, source=RunSourceChoices.UI,
-                    http_request=request, commit=options.get('_commit', False),
-                    schedule_at=options.get('_schedule_at'), interval=options.get('_interval'),
-                    cron=options.get('_cron') or None, notifications=options.get('_notifications') or None,
-                    queue=options.get('_queue') or None,
-                )
+                run = submit(RunRequest(
+                    script=script, user=request.user, data=data, files=request.FILES, source=RunSourceChoices.UI,
+                    http_request=request, **options_form.run_options(),
+                ))
             except InputError as exc:
                 error = exc
             except RunRefused as exc:
                 messages.error(request, str(exc))
             else:
-                if run.schedule_id and run.status == 'scheduled':
+                if run.schedule_id and run.status == RunStatusChoices.SCHEDULED:
                     messages.success(request, _('Scheduled: {schedule}.').format(schedule=run.schedule))
                 return redirect(run.get_absolute_url())
         variables_form = build_form(script_class, data=data, files=request.FILES, user=request.user)
@@ -227,13 +228,11 @@ class ScriptTestView(View):
     def post(self, request, pk):
         script = get_object_or_404(Script.objects.restrict(request.user, 'view'), pk=pk)
         try:
-            run = submit_run(script, user=request.user, source=RunSourceChoices.UI, http_request=request,
-                             health_check=True)
-        except PermissionDenied as exc:
-            messages.error(request, str(exc))
-            return redirect(script.get_absolute_url())
-        except RunRefused as exc:
-            messages.error(request, str(exc))
+            run = submit(RunRequest(
+                script=script, user=request.user, source=RunSourceChoices.UI, http_request=request, health_check=True,
+            ))
+        except (PermissionDenied, RunRefused) as exc:
+            show_error(request, exc)
             return redirect(script.get_absolute_url())
         return redirect(run.get_absolute_url())
 

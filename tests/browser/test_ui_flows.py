@@ -12,7 +12,7 @@ from dcim.models import Device, DeviceRole, DeviceType, Manufacturer, Site
 from playwright.sync_api import expect
 
 from netbox_custom_scripts.choices import RunStatusChoices
-from netbox_custom_scripts.execution.modules import sync_directory
+from netbox_custom_scripts.execution import sync_directory
 from netbox_custom_scripts.models import Script, ScriptRun
 
 from ..utils import make_user

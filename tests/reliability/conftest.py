@@ -21,8 +21,7 @@ from ipam.models import IPAddress
 from netbox.search.jobs import SearchCacheJob
 
 from netbox_custom_scripts.choices import RunSourceChoices, RunStatusChoices
-from netbox_custom_scripts.execution.dispatch import submit_run
-from netbox_custom_scripts.execution.modules import sync_directory
+from netbox_custom_scripts.execution import submit_run, sync_directory
 from netbox_custom_scripts.models import RunLogEntry, Script, ScriptRun
 
 from ..conftest import descendants, start_worker, wait_for

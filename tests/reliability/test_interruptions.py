@@ -14,7 +14,7 @@ import pytest
 from django.db import OperationalError, connection, transaction
 
 from netbox_custom_scripts.choices import RunStatusChoices
-from netbox_custom_scripts.execution.dispatch import cancel_run
+from netbox_custom_scripts.execution import cancel_run
 
 from .conftest import (
     assert_subsequence,

@@ -17,7 +17,7 @@ from dcim.models import Site
 from django.conf import settings
 
 from netbox_custom_scripts.choices import RunStatusChoices
-from netbox_custom_scripts.execution.dispatch import cancel_run
+from netbox_custom_scripts.execution import cancel_run
 from netbox_custom_scripts.models import ScriptRun
 
 from ..conftest import REPO

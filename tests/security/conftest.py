@@ -28,8 +28,8 @@ from rest_framework.test import APIClient
 from users.models import ObjectPermission, User
 
 from netbox_custom_scripts.choices import ModuleSourceChoices, RunStatusChoices
-from netbox_custom_scripts.execution import sources
-from netbox_custom_scripts.execution.modules import save_source, sync_directory
+from netbox_custom_scripts.execution import register_data_file, save_source, sync_directory, upload_path
+from netbox_custom_scripts.execution.sources.data_file import stage_revision
 from netbox_custom_scripts.models import (
     ModuleRevision,
     RunChange,
@@ -76,7 +76,7 @@ def fixture_source(filename):
 def register_fixture(name, filename, user=None):
     """A fixture module of tests/fixtures/security, registered as an upload under `name` (no file is written)."""
     return save_source(
-        name, fixture_source(filename), source=ModuleSourceChoices.UPLOAD, file_path=sources.upload_path(name),
+        name, fixture_source(filename), source=ModuleSourceChoices.UPLOAD, file_path=upload_path(name),
         user=user, reject_invalid=True,
     )
 
@@ -184,7 +184,7 @@ def world(tmp_path):
     count = Script.objects.get(module__name='basic', class_name='Count')
     tested = register_fixture('sec_health', 'health.py', user=admin).scripts.get()
     upload = save_source('sec_upload', SMALL_MODULE, source=ModuleSourceChoices.UPLOAD,
-                         file_path=sources.upload_path('sec_upload'), user=admin, reject_invalid=True)
+                         file_path=upload_path('sec_upload'), user=admin, reject_invalid=True)
 
     repo = tmp_path / 'repo'
     repo.mkdir()
@@ -194,12 +194,12 @@ def world(tmp_path):
     data_source.full_clean()
     data_source.save()
     data_source.sync()
-    data_module = sources.register_data_file(
+    data_module = register_data_file(
         DataFile.objects.get(source=data_source, path='ds_probe.py'), name='ds_probe', user=admin,
     )
     # New code from the data source that nobody who may change the module has activated yet.
     pending = SMALL_MODULE + '# pending\n'
-    sources.stage_revision(data_module, pending, content_hash(pending))
+    stage_revision(data_module, pending, content_hash(pending))
 
     # Distinctive strings: where they show up tells which objects a page or response lets out.
     markers = {name: f'{name}-{secrets.token_hex(4)}' for name in (

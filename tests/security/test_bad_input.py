@@ -21,7 +21,7 @@ from django.test.utils import override_settings
 from rest_framework.test import APIClient
 
 from netbox_custom_scripts.choices import RunStatusChoices
-from netbox_custom_scripts.execution.modules import sync_directory
+from netbox_custom_scripts.execution import sync_directory
 from netbox_custom_scripts.models import Schedule, Script, ScriptRun
 
 from ..utils import cli, make_user, token_header
@@ -342,7 +342,7 @@ def test_a_schedule_of_a_script_that_cannot_be_scheduled_names_its_own_field(api
     source = module.current_revision.source_code.replace(
         '    class Meta:\n        commit_default = True\n\n    string',
         '    class Meta:\n        commit_default = True\n        scheduling_enabled = False\n\n    string', 1)
-    from netbox_custom_scripts.execution.modules import save_source
+    from netbox_custom_scripts.execution import save_source
     save_source(module.name, source, source=module.source, file_path=module.file_path, module=module)
     response = api.post(f'{API}/schedules/', {'name': 'x', 'script_id': script.pk, 'cron': '0 3 * * *'},
                         format='json')
@@ -378,7 +378,7 @@ def test_a_refused_resume_changes_nothing(admin, api):
     # Committed runs of CommitGated need the `commit` permission; a user without it cannot make the schedule theirs.
     import os
 
-    from netbox_custom_scripts.execution.modules import save_source
+    from netbox_custom_scripts.execution import save_source
 
     from ..conftest import REPO
 

@@ -22,7 +22,7 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from netbox_custom_scripts.choices import ModuleSourceChoices, ModuleStatusChoices
-from netbox_custom_scripts.execution import sources
+from netbox_custom_scripts.execution import register_data_file, register_upload
 from netbox_custom_scripts.models import ModuleRevision, ScriptModule
 
 from ..conftest import wait_for
@@ -112,7 +112,7 @@ def test_a_refused_upload_never_runs_its_code(marker):
 
 
 def test_a_refused_edit_never_runs_the_new_code(marker):
-    module = sources.register_upload('tidy', HARMLESS)
+    module = register_upload('tidy', HARMLESS)
     module.description = 'reviewed'
     module.save()
     # May change only modules described as reviewed: saving another description with new code is refused.
@@ -184,7 +184,7 @@ def synced_module(repos, db):
     assert response.status_code == 201, response.content
     data_source = DataSource.objects.get(name='tools')
     data_source.sync()
-    module = sources.register_data_file(
+    module = register_data_file(
         DataFile.objects.get(source=data_source, path='tool.py'), name='tool', user=admin, auto_sync_enabled=True,
     )
     return module, data_source, admin
@@ -372,7 +372,7 @@ def test_activating_is_for_the_revision_that_was_reviewed(marker, repos, synced_
     # A job queued for a revision that stopped being the pending one refuses to run it.
     from django.core.exceptions import ValidationError
 
-    from netbox_custom_scripts.execution.sources import activate_pending_revision
+    from netbox_custom_scripts.execution import activate_pending_revision
 
     stale = ModuleRevision.objects.get(module=module, number=reviewed)
     with pytest.raises(ValidationError, match='no longer has that pending revision'):

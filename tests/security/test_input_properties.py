@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rest_framework.test import APIClient
 
-from netbox_custom_scripts.execution.modules import sync_directory
+from netbox_custom_scripts.execution import sync_directory
 from netbox_custom_scripts.models import ScriptRun
 
 from ..utils import cli, make_user, token_header

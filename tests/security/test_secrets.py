@@ -30,7 +30,7 @@ from dcim.models import Site
 from django.conf import settings
 
 from netbox_custom_scripts.choices import RunStatusChoices
-from netbox_custom_scripts.execution.inputs import SECRET_MASK
+from netbox_custom_scripts.execution import SECRET_MASK
 from netbox_custom_scripts.execution.secrets import unseal
 from netbox_custom_scripts.management.commands.custom_scripts import EXIT_REFUSED
 from netbox_custom_scripts.models import Script, ScriptRun

@@ -13,7 +13,7 @@ from ...migrate_builtin import MigrationRefused, build_plan, may_migrate
 from ...migrate_builtin import cleanup as cleanup_builtin
 from ...migrate_builtin import verify as verify_builtin
 from ...migrate_builtin.job import MigrationBusy, active_migration_job, enqueue_apply, normalise_only
-from ..serializers_.migrate_builtin import (
+from ..serializers.migrate_builtin import (
     MigrateBuiltinApplySerializer,
     MigrateBuiltinCleanupSerializer,
     MigratePlanSerializer,

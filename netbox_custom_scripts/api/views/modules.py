@@ -8,18 +8,18 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from ... import filtersets
-from ...execution.dispatch import enqueue_directory_sync, enqueue_revision_activation
+from ...execution import enqueue_directory_sync, enqueue_revision_activation
 from ...models import ScriptModule
 from ...text import is_whole_number
 from .. import serializers
-from .root import ActionPermissionMixin, PluginViewSetMixin, SyncOnListMixin
+from .root import ActionPermissionMixin, PluginViewSetMixin
 
 __all__ = (
     'ScriptModuleViewSet',
 )
 
 
-class ScriptModuleViewSet(PluginViewSetMixin, ActionPermissionMixin, SyncOnListMixin, NetBoxModelViewSet):
+class ScriptModuleViewSet(PluginViewSetMixin, ActionPermissionMixin, NetBoxModelViewSet):
     """
     Script modules. POST creates one from `source_code` (JSON), an uploaded `file` (multipart) or a `data_file`;
     PUT/PATCH replaces an uploaded module's source (a new revision when it changed); DELETE removes a module with its

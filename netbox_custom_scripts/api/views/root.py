@@ -1,3 +1,5 @@
+import json
+
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -9,16 +11,14 @@ from rest_framework.routers import APIRootView
 from rest_framework.views import APIView
 from users.models import Token
 
-from ...execution.errors import RateLimited, RunRefused
-from ...execution.inputs import InputError
-from ...execution.modules import sync_directory
+from ...execution import InputError, RateLimited, RunRefused
 
 __all__ = (
     'ActionPermissionMixin',
     'CustomScriptsRootView',
     'PluginViewSetMixin',
-    'SyncOnListMixin',
     'api_exception',
+    'request_fields',
 )
 
 # Errors about how a run is started (rather than about one of the script's inputs) keep their own key in a 400;
@@ -46,23 +46,23 @@ class RequestTooLarge(exceptions.APIException):
     default_code = 'request_too_large'
 
 
-def input_error_body(exc, inputs_key='data'):
-    """A 400 body in NetBox's format: run options under their own key, the script's inputs under `inputs_key`."""
+def input_error_body(exc, inputs_key='data', option_keys=RUN_OPTION_KEYS):
+    """A 400 body in NetBox's format: options under their own key, the script's inputs under `inputs_key`."""
     errors = dict(exc.message_dict)
-    body = {key: errors.pop(key) for key in RUN_OPTION_KEYS if key in errors}
+    body = {key: errors.pop(key) for key in option_keys if key in errors}
     if errors:
         body[inputs_key] = errors
     return body
 
 
-def api_exception(exc):
+def api_exception(exc, inputs_key='data', option_keys=RUN_OPTION_KEYS):
     """
     The core's errors as REST API errors, the same on every endpoint: invalid input 400, permission 403, a run
     that cannot start now (module broken, singleton busy, already finished) 409, a rate limit 429 with
     Retry-After, a request body over NetBox's DATA_UPLOAD_MAX_MEMORY_SIZE 413.
     """
     if isinstance(exc, InputError):
-        return exceptions.ValidationError(input_error_body(exc))
+        return exceptions.ValidationError(input_error_body(exc, inputs_key, option_keys))
     if isinstance(exc, RateLimited):
         return RateLimitExceeded(str(exc), exc.retry_after)
     if isinstance(exc, RunRefused):
@@ -83,17 +83,26 @@ def api_exception(exc):
     return exc
 
 
+def request_fields(request):
+    """
+    The request's fields as one mapping: JSON as it is; a multipart or form body (which sends files beside the
+    fields, and structured fields as strings) flattened, with its `data` field read as the JSON it carries.
+    """
+    payload = request.data
+    if not hasattr(payload, 'getlist'):
+        return payload
+    payload = {key: payload.get(key) for key in payload if key not in request.FILES}
+    if isinstance(payload.get('data'), str):
+        try:
+            payload['data'] = json.loads(payload['data'] or '{}')
+        except ValueError:
+            raise exceptions.ValidationError({'data': ['Must be a JSON object of input values.']})
+    return payload
+
+
 class CustomScriptsRootView(APIRootView):
     def get_view_name(self):
         return 'Custom Scripts'
-
-
-class SyncOnListMixin:
-    """Pick up changed files of the scripts directory before listing (a stat of each file when nothing changed)."""
-
-    def list(self, request, *args, **kwargs):
-        sync_directory()
-        return super().list(request, *args, **kwargs)
 
 
 class PluginViewSetMixin:
@@ -121,8 +130,12 @@ class PluginViewSetMixin:
         with transaction.atomic():
             return super().list(request, *args, **kwargs)
 
+    # Where a 400 puts the script's input errors, and which error keys are the endpoint's own fields.
+    inputs_key = 'data'
+    option_keys = RUN_OPTION_KEYS
+
     def handle_exception(self, exc):
-        return super().handle_exception(api_exception(exc))
+        return super().handle_exception(api_exception(exc, self.inputs_key, self.option_keys))
 
 
 class _ModelActionPermission(BasePermission):

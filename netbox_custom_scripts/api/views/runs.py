@@ -1,33 +1,31 @@
-from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Q
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from netbox.api.viewsets import NetBoxModelViewSet, NetBoxReadOnlyModelViewSet
+from netbox.api.viewsets import NetBoxReadOnlyModelViewSet
 from rest_framework import mixins as drf_mixins
 from rest_framework import status
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
 from ... import filtersets
 from ...choices import RunSourceChoices
-from ...execution.approvals import approve_run, reject_run
-from ...execution.dispatch import cancel_run, rerun
-from ...execution.errors import RateLimited, RunRefused
-from ...execution.inputs import InputError
-from ...execution.schedules import create_schedule, pause_schedule, resume_schedule, update_schedule
-from ...execution.watchdog import reap_stale_runs
-from ...models import Schedule, ScriptRun
+from ...execution import (
+    RunRefused,
+    approve_run,
+    cancel_run,
+    reject_run,
+    rerun,
+)
+from ...models import ScriptRun
 from ...scripting.log import LOG_LEVELS
 from ...text import is_whole_number
 from .. import serializers
-from .root import ActionPermissionMixin, PluginViewSetMixin
+from .root import ActionPermissionMixin, PluginViewSetMixin, request_fields
 
 __all__ = (
-    'ScheduleViewSet',
     'ScriptRunViewSet',
 )
 
@@ -38,7 +36,7 @@ class ScriptRunViewSet(PluginViewSetMixin, ActionPermissionMixin, drf_mixins.Des
     queryset = ScriptRun.objects.select_related('script__module', 'user', 'revision')
     serializer_class = serializers.ScriptRunSerializer
     filterset_class = filtersets.ScriptRunFilterSet
-    # Re-running and applying need the run to be visible, and `run` on its script (checked by submit_run());
+    # Re-running and applying need the run to be visible, and `run` on its script (checked when the run is submitted);
     # reviewing needs the run to be visible, approve_run()/reject_run() check the `approve` action on its script.
     action_permissions = {'cancel': 'cancel', 'rerun': 'view', 'apply': 'view', 'approve': 'view', 'reject': 'view'}
 
@@ -53,12 +51,6 @@ class ScriptRunViewSet(PluginViewSetMixin, ActionPermissionMixin, drf_mixins.Des
         if self.action == 'list':
             queryset = queryset.defer('traceback', 'output')
         return queryset
-
-    def retrieve(self, request, *args, **kwargs):
-        run = self.get_object()
-        if run.is_active and reap_stale_runs(ScriptRun.objects.filter(pk=run.pk)):
-            run.refresh_from_db()
-        return Response(self.get_serializer(run).data)
 
     def perform_destroy(self, instance):
         if instance.is_active:
@@ -148,10 +140,7 @@ class ScriptRunViewSet(PluginViewSetMixin, ActionPermissionMixin, drf_mixins.Des
 
     def _rerun(self, request, commit):
         run = self.get_object()
-        payload = request.data
-        if hasattr(payload, 'getlist'):
-            payload = {key: payload.get(key) for key in payload if key not in request.FILES}
-        params = serializers.RerunRequestSerializer(data=payload)
+        params = serializers.RerunRequestSerializer(data=request_fields(request))
         params.is_valid(raise_exception=True)
         if commit is None:
             commit = params.validated_data['commit']
@@ -206,60 +195,3 @@ class ScriptRunViewSet(PluginViewSetMixin, ActionPermissionMixin, drf_mixins.Des
         return self._review(request, decide)
 
 
-class ScheduleViewSet(PluginViewSetMixin, ActionPermissionMixin, NetBoxModelViewSet):
-    """Schedules: repeating (interval or cron) or one-off runs of a script, with pause and resume."""
-    queryset = Schedule.objects.select_related('script__module', 'user')
-    serializer_class = serializers.ScheduleSerializer
-    filterset_class = filtersets.ScheduleFilterSet
-    action_permissions = {'pause': 'change', 'resume': 'change'}
-
-    def _translate(self, func):
-        try:
-            return func()
-        except InputError as exc:
-            errors = exc.message_dict
-            if 'schedule_at' in errors:  # the core's name for what a schedule calls start_at
-                errors.setdefault('start_at', []).extend(errors.pop('schedule_at'))
-            body = {key: errors.pop(key) for key in ('interval', 'cron', 'start_at') if key in errors}
-            if errors:
-                body['inputs'] = errors
-            raise ValidationError(body)
-        except DjangoValidationError as exc:
-            raise ValidationError(exc.message_dict if hasattr(exc, 'error_dict') else {'detail': exc.messages})
-        except DjangoPermissionDenied as exc:
-            raise PermissionDenied(str(exc))
-        except RateLimited:
-            raise
-        except RunRefused as exc:
-            raise ValidationError({'script_id': [str(exc)]})
-
-    def perform_create(self, serializer):
-        data = serializer.validated_data
-        serializer.instance = self._translate(lambda: create_schedule(
-            data['script'], user=self.request.user, inputs=data.get('inputs') or {}, commit=data.get('commit', False),
-            start_at=data.get('start_at'), interval=data.get('interval'), cron=data.get('cron', ''),
-            name=data.get('name'), description=data.get('description', ''),
-            notifications=data.get('notifications'), health_check=data.get('health_check', False),
-        ))
-
-    def perform_update(self, serializer):
-        data = dict(serializer.validated_data)
-        data.pop('script', None)  # a schedule keeps its script
-        data.pop('user', None)
-        data.pop('tags', None)
-        data.pop('custom_fields', None)
-        serializer.instance = self._translate(lambda: update_schedule(serializer.instance, self.request.user, **data))
-
-    @extend_schema(request=None, responses={200: serializers.ScheduleSerializer})
-    @action(detail=True, methods=['post'])
-    def pause(self, request, pk):
-        """Stop making runs (the queued one is cancelled); settings are kept."""
-        schedule = self.get_object()
-        return Response(self.get_serializer(pause_schedule(schedule, request.user)).data)
-
-    @extend_schema(request=None, responses={200: serializers.ScheduleSerializer})
-    @action(detail=True, methods=['post'])
-    def resume(self, request, pk):
-        """Start making runs again."""
-        schedule = self.get_object()
-        return Response(self.get_serializer(self._translate(lambda: resume_schedule(schedule, request.user))).data)

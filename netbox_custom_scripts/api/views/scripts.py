@@ -1,28 +1,27 @@
-import json
 
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from netbox.api.viewsets import NetBoxReadOnlyModelViewSet
 from rest_framework import status
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
 from ... import filtersets
 from ...choices import RunSourceChoices
-from ...execution.dispatch import submit_run
+from ...execution import RunRequest, submit
 from ...models import Script
 from ...text import is_whole_number
 from .. import serializers
-from .root import ActionPermissionMixin, PluginViewSetMixin, SyncOnListMixin
+from .root import ActionPermissionMixin, PluginViewSetMixin, request_fields
 
 __all__ = (
     'ScriptViewSet',
 )
 
 
-class ScriptViewSet(PluginViewSetMixin, ActionPermissionMixin, SyncOnListMixin, NetBoxReadOnlyModelViewSet):
+class ScriptViewSet(PluginViewSetMixin, ActionPermissionMixin, NetBoxReadOnlyModelViewSet):
     queryset = Script.objects.select_related('module')
     serializer_class = serializers.ScriptSerializer
     filterset_class = filtersets.ScriptFilterSet
@@ -42,8 +41,10 @@ class ScriptViewSet(PluginViewSetMixin, ActionPermissionMixin, SyncOnListMixin, 
         if is_whole_number(value):
             script = get_object_or_404(queryset, pk=value)
         else:
-            module, _, class_name = value.rpartition('.')
-            script = get_object_or_404(queryset, module__name=module, class_name=class_name)
+            try:
+                script = queryset.get_by_reference(value)
+            except Script.DoesNotExist:
+                raise Http404(f'No script {value!r}.')
         self.check_object_permissions(self.request, script)
         return script
 
@@ -65,33 +66,14 @@ class ScriptViewSet(PluginViewSetMixin, ActionPermissionMixin, SyncOnListMixin, 
         string field and files as fields named after their variables. Returns the new run.
         """
         script = self.get_object()
-        payload = request.data
-        if hasattr(payload, 'getlist'):  # multipart: the structured fields arrive as strings
-            payload = {key: payload.get(key) for key in payload if key not in request.FILES}
-            if isinstance(payload.get('data'), str):
-                try:
-                    payload['data'] = json.loads(payload['data'] or '{}')
-                except ValueError:
-                    raise ValidationError({'data': ['Must be a JSON object of input values.']})
-        request_serializer = serializers.RunRequestSerializer(data=payload)
-        request_serializer.is_valid(raise_exception=True)
-        params = request_serializer.validated_data
-        # The core's refusals (invalid inputs, permission, policy, rate limit) become API errors in
-        # PluginViewSetMixin.handle_exception().
-        run = submit_run(
-            script,
-            user=request.user,
-            data=params['data'],
-            files=request.FILES or None,
-            commit=params['commit'],
-            source=RunSourceChoices.API,
-            http_request=request._request,
-            schedule_at=params['schedule_at'],
-            interval=params['interval'],
-            cron=params['cron'] or None,
-            notifications=params['notifications'],
-            queue=params['queue'] or None,
-        )
+        params = serializers.RunRequestSerializer(data=request_fields(request))
+        params.is_valid(raise_exception=True)
+        # The serializer's fields are RunRequest's. The core's refusals (invalid inputs, permission, policy, rate
+        # limit) become API errors in PluginViewSetMixin.handle_exception().
+        run = submit(RunRequest(
+            script=script, user=request.user, source=RunSourceChoices.API, http_request=request._request,
+            files=request.FILES or {}, **params.validated_data,
+        ))
         data = serializers.ScriptRunSerializer(run, context={'request': request}).data
         return Response(data, status=status.HTTP_201_CREATED, headers={'Location': str(data['url'])})
 
@@ -110,7 +92,9 @@ class ScriptViewSet(PluginViewSetMixin, ActionPermissionMixin, SyncOnListMixin, 
         back. Returns the new run; the script's `health` says how its last tests went.
         """
         script = self.get_object()
-        run = submit_run(script, user=request.user, source=RunSourceChoices.API, http_request=request._request,
-                         health_check=True)
+        run = submit(RunRequest(
+            script=script, user=request.user, source=RunSourceChoices.API, http_request=request._request,
+            health_check=True,
+        ))
         data = serializers.ScriptRunSerializer(run, context={'request': request}).data
         return Response(data, status=status.HTTP_201_CREATED, headers={'Location': str(data['url'])})

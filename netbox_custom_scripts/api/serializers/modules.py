@@ -8,7 +8,15 @@ from rest_framework import serializers
 from users.api.serializers_.users import UserSerializer
 
 from ...choices import ModuleSourceChoices, ModuleStatusChoices
-from ...execution import sources
+from ...execution import (
+    authoriser,
+    check_replaceable,
+    prepare_data_file,
+    prepare_upload,
+    register_data_file,
+    register_upload,
+    replace_source,
+)
 from ...models import ModuleRevision, ScriptModule
 from .base import RejectUnknownFieldsMixin
 
@@ -109,14 +117,14 @@ class CustomScriptModuleSerializer(RejectUnknownFieldsMixin, NetBoxModelSerializ
                     raise DjangoValidationError({'data_file': [
                         _('This file does not belong to data source {source}.').format(source=data_source)
                     ]})
-                prepared = sources.prepare_data_file(data_file, data.get('name'))
+                prepared = prepare_data_file(data_file, data.get('name'))
                 data['name'] = prepared.name
                 return ModuleSourceChoices.DATA_SOURCE, prepared.file_path
             if inputs.get('auto_sync_enabled'):
                 raise DjangoValidationError({'auto_sync_enabled': [
                     _('Only a module from a data file can be synced automatically.')
                 ]})
-            prepared = sources.prepare_upload(data.get('name'), inputs.get('source_code'), inputs.get('file'))
+            prepared = prepare_upload(data.get('name'), inputs.get('source_code'), inputs.get('file'))
         except DjangoValidationError as exc:
             raise _api_error(exc)
         data['name'] = prepared.name
@@ -150,8 +158,8 @@ class CustomScriptModuleSerializer(RejectUnknownFieldsMixin, NetBoxModelSerializ
             errors['auto_sync_enabled'] = [_('Only a module from a data file can be synced automatically.')]
         if inputs.get('source_code') or inputs.get('file') is not None:
             try:
-                sources.check_replaceable(module, 'source_code' if inputs.get('file') is None else 'file')
-                sources.prepare_upload(source_code=inputs.get('source_code'), file=inputs.get('file'), module=module)
+                check_replaceable(module, 'source_code' if inputs.get('file') is None else 'file')
+                prepare_upload(source_code=inputs.get('source_code'), file=inputs.get('file'), module=module)
             except DjangoValidationError as exc:
                 errors.update(_api_error(exc).detail)
         if errors:
@@ -190,15 +198,15 @@ class CustomScriptModuleSerializer(RejectUnknownFieldsMixin, NetBoxModelSerializ
                 module.tags.add(*[tag.name for tag in add_tags])
 
         # The user's `add` permission is checked on the saved module, tags included, before its code is imported.
-        authorise = sources.authoriser(self._user(), 'add', before=save_tags)
+        authorise = authoriser(self._user(), 'add', before=save_tags)
         try:
             if inputs.get('data_file') is not None:
-                module = sources.register_data_file(
+                module = register_data_file(
                     inputs['data_file'], name=module.name, user=self._user(),
                     auto_sync_enabled=bool(inputs.get('auto_sync_enabled')), module=module, authorise=authorise,
                 )
             else:
-                module = sources.register_upload(
+                module = register_upload(
                     module.name, inputs.get('source_code'), file=inputs.get('file'), user=self._user(),
                     module=module, authorise=authorise,
                 )
@@ -216,8 +224,8 @@ class CustomScriptModuleSerializer(RejectUnknownFieldsMixin, NetBoxModelSerializ
         instance = super().update(instance, validated_data)
         if inputs.get('source_code') or inputs.get('file') is not None:
             try:
-                sources.replace_source(instance, inputs.get('source_code'), file=inputs.get('file'), user=self._user(),
-                                       authorise=sources.authoriser(self._user(), 'change'))
+                replace_source(instance, inputs.get('source_code'), file=inputs.get('file'), user=self._user(),
+                                       authorise=authoriser(self._user(), 'change'))
             except DjangoValidationError as exc:
                 raise _api_error(exc)
         return instance

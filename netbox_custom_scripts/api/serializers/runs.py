@@ -2,14 +2,14 @@ from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from netbox.api.fields import ChoiceField, ContentTypeField
-from netbox.api.serializers import BaseModelSerializer, NetBoxModelSerializer
+from netbox.api.serializers import BaseModelSerializer
 from rest_framework import serializers
 from users.api.serializers_.users import UserSerializer
 
 from ...choices import ChangeActionChoices, LogLevelChoices, NotificationChoices, RunSourceChoices, RunStatusChoices
-from ...execution.cron import MAX_CRON_LENGTH, MAX_INTERVAL_MINUTES
-from ...execution.inputs import summarised_inputs
-from ...models import RunChange, RunFile, RunLogEntry, Schedule, Script, ScriptRun
+from ...cron import MAX_CRON_LENGTH, MAX_INTERVAL_MINUTES
+from ...execution import run_options, summarised_inputs
+from ...models import RunChange, RunFile, RunLogEntry, ScriptRun
 from .base import RejectUnknownFieldsMixin
 from .scripts import ScriptSerializer
 
@@ -20,7 +20,6 @@ __all__ = (
     'RunRequestSerializer',
     'RerunRequestSerializer',
     'ReviewRequestSerializer',
-    'ScheduleSerializer',
     'ScriptRunListSerializer',
     'ScriptRunSerializer',
 )
@@ -139,7 +138,6 @@ class RunRequestSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
                                         help_text='Repeat every this many minutes (creates a schedule)')
     cron = serializers.CharField(required=False, allow_blank=True, default='', max_length=MAX_CRON_LENGTH,
                                  help_text='Repeat on this cron expression (five fields), in UTC (creates a schedule)')
-    notifications = ChoiceField(choices=NotificationChoices, required=False, allow_null=True, default=None)
     queue = serializers.CharField(required=False, allow_blank=True, default='',
                                   help_text="RQ queue, one of the script's Meta.allowed_queues (default: its own)")
 
@@ -147,6 +145,22 @@ class RunRequestSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
         if not isinstance(value, dict):
             raise serializers.ValidationError('Must be an object of input values by variable name.')
         return value
+
+
+def run_option_field(option):
+    """The REST API's field for a declared run option (execution.RunOption); null or left out: the core decides."""
+    common = dict(required=False, allow_null=True, default=None, help_text=str(option.help))
+    if option.choices:
+        return serializers.ChoiceField(choices=option.choices, **common)
+    if option.kind is bool:
+        return serializers.BooleanField(**common)
+    if option.kind is int:
+        return serializers.IntegerField(**common)
+    return serializers.CharField(allow_blank=True, **common)
+
+
+# Every declared run option, as a field of the run endpoint.
+RunRequestSerializer._declared_fields.update({name: run_option_field(option) for name, option in run_options()})
 
 
 class RerunRequestSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
@@ -165,41 +179,3 @@ class ReviewRequestSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     comment = serializers.CharField(required=False, allow_blank=True, default='', max_length=2000)
 
 
-class ScheduleSerializer(RejectUnknownFieldsMixin, NetBoxModelSerializer):
-    read_only_hints = {
-        'enabled': 'Read-only: pause or resume the schedule with POST .../pause/ or .../resume/.',
-        'script': 'Read-only: give the script as script_id (a schedule keeps its script).',
-        'user': 'Read-only: a schedule runs as the user who creates it or last changes it.',
-    }
-    script = ScriptSerializer(nested=True, read_only=True)
-    interval = serializers.IntegerField(
-        required=False, allow_null=True, min_value=1, max_value=MAX_INTERVAL_MINUTES,
-        help_text='Repeat every this many minutes (at most 366 days)',
-    )
-    script_id = serializers.IntegerField(write_only=True, required=False)
-    user = UserSerializer(nested=True, read_only=True)
-    notifications = ChoiceField(choices=NotificationChoices, required=False)
-    job = serializers.PrimaryKeyRelatedField(read_only=True)
-
-    class Meta:
-        model = Schedule
-        fields = (
-            'id', 'url', 'display_url', 'display', 'name', 'script', 'script_id', 'user', 'health_check', 'inputs',
-            'commit', 'notifications', 'start_at', 'interval', 'cron', 'enabled', 'next_run_at', 'job', 'error',
-            'description', 'tags', 'custom_fields', 'created', 'last_updated',
-        )
-        read_only_fields = ('enabled', 'next_run_at', 'error')
-        brief_fields = ('id', 'url', 'display', 'name', 'enabled', 'next_run_at')
-
-    def validate(self, data):
-        request = self.context['request']
-        if 'script_id' in data:
-            script = Script.objects.restrict(request.user, 'view').filter(pk=data.pop('script_id')).first()
-            if script is None:
-                raise serializers.ValidationError({'script_id': 'No such script.'})
-            data['script'] = script
-        elif self.instance is None:
-            raise serializers.ValidationError({'script_id': 'This field is required.'})
-        if self.instance is None:
-            data['user'] = request.user  # a schedule runs as the user who creates it
-        return super().validate(data)

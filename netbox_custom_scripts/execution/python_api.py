@@ -2,21 +2,23 @@
 Running scripts from Python: nbshell and scripts of your own (run_script), and tests of script authors
 (run_script_in_transaction).
 """
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ObjectDoesNotExist
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from netbox.plugins import get_plugin_config
 
 from ..choices import RunSourceChoices, RunStatusChoices
 from ..models import Script, ScriptRun
-from ..scripting.script import script_full_name, script_module_name
-from .dispatch import submit_run
+from ..scripting.meta import script_full_name, script_module_name
+from .changes import build_run_request
 from .errors import RunRefused
 from .inputs import validate_inputs
+from .outcome import finish_run
 from .recorder import BufferedRecorder
-from .runner import build_run_request, finish_run
+from .request import RunRequest
 from .runner import run_script as execute
+from .submission import submit
 
 __all__ = (
     'run_script',
@@ -36,16 +38,13 @@ def _user(user):
 
 
 def _script(reference):
-    if isinstance(reference, Script):
-        return reference
-    module, __, class_name = str(reference).rpartition('.')
-    script = Script.objects.select_related('module').filter(module__name=module, class_name=class_name).first()
-    if script is None:
-        raise RunRefused(_('No script named {name!r}.').format(name=reference))
-    return script
+    try:
+        return Script.objects.get_by_reference(reference)
+    except Script.DoesNotExist as exc:
+        raise RunRefused(str(exc))
 
 
-def run_script(script, data=None, *, user, commit=False, files=None, background=False, schedule_at=None):
+def run_script(script, data=None, *, user, commit=None, files=None, background=False, schedule_at=None):
     """
     Run a script ('module.Class' or a Script record) as `user` (a User or a username), from nbshell or Python code:
 
@@ -53,12 +52,14 @@ def run_script(script, data=None, *, user, commit=False, files=None, background=
         >>> run.status, run.output, [line.message for line in run.log_entries.all()], run.changes.count()
 
     By default the run executes here and returns finished; with `background=True` (or `schedule_at`) it is queued
-    for an RQ worker and returned pending. Permissions and input validation are the same as everywhere else.
+    for an RQ worker and returned pending. Permissions and input validation are the same as everywhere else, and so
+    is a run without `commit`: it does what the script's Meta.commit_default says.
     """
-    return submit_run(
-        _script(script), user=_user(user), data=data or {}, files=files, commit=commit,
-        source=RunSourceChoices.NBSHELL, schedule_at=schedule_at, immediate=not (background or schedule_at),
-    )
+    return submit(RunRequest(
+        script=_script(script), user=_user(user), data=data or {}, files=files or {},
+        commit=commit, source=RunSourceChoices.NBSHELL, schedule_at=schedule_at,
+        immediate=not (background or schedule_at),
+    ))
 
 
 def run_script_in_transaction(script_class, data=None, *, user=None, commit=True, files=None):
@@ -88,7 +89,7 @@ def run_script_in_transaction(script_class, data=None, *, user=None, commit=True
         started=timezone.now(),
     )
     recorder = BufferedRecorder(
-        run.pk, max_line_length=settings.PLUGINS_CONFIG['netbox_custom_scripts']['max_log_line_length'],
+        run.pk, max_line_length=get_plugin_config('netbox_custom_scripts', 'max_log_line_length'),
     )
     outcome = execute(run, script_class, inputs.cleaned, build_run_request(run, user), recorder)
     return finish_run(run, outcome, recorder)
