@@ -15,6 +15,7 @@ from .choices import RunStatusChoices
 
 # Re-exported: jobs queued before the worker moved into the core name them here (RQ resolves the path on start).
 from .execution import ActivateRevisionJob, RunScriptJob, SyncModulesJob, reap_stale_runs, sync_directory
+from .migrate_builtin.job import end_dead_migration_jobs
 from .models import ScriptRun
 
 logger = logging.getLogger('netbox_custom_scripts.jobs')
@@ -31,7 +32,10 @@ __all__ = (
 
 @system_job(interval=1)
 class RunWatchdogJob(JobRunner):
-    """Every minute: mark runs whose worker died as errored, and runs whose job was deleted as cancelled."""
+    """
+    Every minute: mark runs whose worker died as errored, and runs whose job was deleted as cancelled; end built-in
+    migration jobs whose worker died.
+    """
 
     class Meta:
         name = 'Custom scripts watchdog'
@@ -40,6 +44,8 @@ class RunWatchdogJob(JobRunner):
         changed = reap_stale_runs()
         if changed:
             self.logger.warning('Marked runs %s as ended', ', '.join(map(str, changed)))
+        if ended := end_dead_migration_jobs():
+            self.logger.warning('Ended built-in migration jobs %s: their worker stopped', ', '.join(map(str, ended)))
         # Keep the job list readable: one record of this job is enough.
         type(self).get_jobs().filter(status=JobStatusChoices.STATUS_COMPLETED).exclude(pk=self.job.pk).delete()
 

@@ -7,6 +7,7 @@ import pytest
 from django.core.management import get_commands, load_command_class
 
 from netbox_custom_scripts.api.serializers import RunRequestSerializer
+from netbox_custom_scripts.api.views.root import RUN_OPTION_KEYS
 from netbox_custom_scripts.choices import NotificationChoices, RunSourceChoices
 from netbox_custom_scripts.execution import get_script_class, run_options, sync_directory
 from netbox_custom_scripts.forms import RunOptionsForm
@@ -35,6 +36,7 @@ def test_every_door_takes_a_declared_option(name):
     sync_directory()
     script_class = get_script_class(Script.objects.get(module__name='basic', class_name='Hello'))
     assert name in RunRequestSerializer().fields
+    assert name in RUN_OPTION_KEYS  # a refusal of it is an error under its own name, not among the script's inputs
     assert f'_{name}' in RunOptionsForm(script_class=script_class).fields
     assert f'_{name}' in EXECUTION_PARAMETERS
     assert f'_{name}' in dict(script_class.get_fieldsets())['Script Execution Parameters']

@@ -64,6 +64,7 @@ def add_arguments(parser):
     mode.add_argument('--dry-run', dest='commit', action='store_false', help='Roll back this time')
     rerun.add_argument('--loglevel', choices=list(LOGLEVELS), default='info')
     rerun.add_argument('--json', action='store_true', help='Print the finished run as JSON instead of the log')
+    add_run_options(rerun)
 
     apply = commands.add_parser('apply', help='Apply a dry run: run it again, committing, with the same inputs')
     apply.add_argument('run_id', type=int)
@@ -72,6 +73,7 @@ def add_arguments(parser):
                        'terminal, secrets left out are asked for without echo')
     apply.add_argument('--loglevel', choices=list(LOGLEVELS), default='info')
     apply.add_argument('--json', action='store_true')
+    add_run_options(apply)
 
     approve = commands.add_parser('approve', help="Approve a run awaiting approval (someone else's)")
     approve.add_argument('run_id', type=int)

@@ -117,7 +117,7 @@ def handle_rerun(console, run_id, user, data, commit, loglevel, **options):
     printer = LogPrinter(console, loglevel, quiet=as_json)
     try:
         new_run = rerun(run, user=user, source=RunSourceChoices.CLI, commit=commit, data=data, immediate=True,
-                        on_created=printer.start)
+                        on_created=printer.start, **run_option_values(options))
     finally:
         printer.stop()
     printer.drain(new_run.pk)

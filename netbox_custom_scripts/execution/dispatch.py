@@ -237,8 +237,9 @@ def record_refused_run(script, *, user, source, reason, event=None, inputs=None)
 def as_repeat(request):
     """
     The request to run `request.rerun_of` again: its stored inputs, with the secret and file inputs (never stored)
-    and any changes from `request.data`/`request.files`; its commit unless the request says (`commit=True` on a dry
-    run applies it), its queue and notifications. A re-run of a health check is a health check.
+    and any changes from `request.data`/`request.files`; its commit and notifications unless the request says
+    (`commit=True` on a dry run applies it: a re-run repeats what the earlier run did, so that is what "not given"
+    means here); its queue. A re-run of a health check is a health check.
     """
     run = request.rerun_of
     if run.script is None:
@@ -265,7 +266,7 @@ def as_repeat(request):
     return request.but(
         script=run.script, data=inputs,
         commit=run.commit or run.approval_requested if request.commit is None else request.commit,
-        notifications=run.notifications, queue=run.queue,
+        notifications=request.notifications or run.notifications, queue=run.queue,
     )
 
 

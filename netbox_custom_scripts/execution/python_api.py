@@ -16,7 +16,7 @@ from .errors import RunRefused
 from .inputs import validate_inputs
 from .outcome import finish_run
 from .recorder import BufferedRecorder
-from .request import RunRequest
+from .request import RunRequest, run_options
 from .runner import run_script as execute
 from .submission import submit
 
@@ -44,7 +44,7 @@ def _script(reference):
         raise RunRefused(str(exc))
 
 
-def run_script(script, data=None, *, user, commit=None, files=None, background=False, schedule_at=None):
+def run_script(script, data=None, *, user, commit=None, files=None, background=False, schedule_at=None, **options):
     """
     Run a script ('module.Class' or a Script record) as `user` (a User or a username), from nbshell or Python code:
 
@@ -53,12 +53,16 @@ def run_script(script, data=None, *, user, commit=None, files=None, background=F
 
     By default the run executes here and returns finished; with `background=True` (or `schedule_at`) it is queued
     for an RQ worker and returned pending. Permissions and input validation are the same as everywhere else, and so
-    is a run without `commit`: it does what the script's Meta.commit_default says.
+    is a run without `commit`: it does what the script's Meta.commit_default says. The declared run options
+    (`notifications=...`, see RunRequest) are taken as keyword arguments, as every door takes them.
     """
+    unknown = sorted(set(options) - {name for name, __ in run_options()})
+    if unknown:
+        raise TypeError(f'run_script() got unexpected keyword argument(s) {", ".join(unknown)}')
     return submit(RunRequest(
         script=_script(script), user=_user(user), data=data or {}, files=files or {},
         commit=commit, source=RunSourceChoices.NBSHELL, schedule_at=schedule_at,
-        immediate=not (background or schedule_at),
+        immediate=not (background or schedule_at), **options,
     ))
 
 

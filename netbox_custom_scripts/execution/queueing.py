@@ -40,9 +40,9 @@ def enqueue_job(job_class, *, user, queue_name=None, **kwargs):
 
 
 def enqueue_directory_sync(user):
-    """Queue a SyncModulesJob. Returns the core Job, or None when no scripts directory is configured."""
+    """Queue a SyncModulesJob; returns the core Job. Raises RunRefused when no scripts directory is configured."""
     if not get_plugin_config('netbox_custom_scripts', 'scripts_dir'):
-        return None
+        raise RunRefused(_('No scripts directory is configured (setting scripts_dir).'))
     return enqueue_job(SyncModulesJob, user=user)
 
 

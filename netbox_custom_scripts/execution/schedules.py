@@ -13,12 +13,13 @@ from django.utils import timezone
 from ..choices import RunSourceChoices, RunStatusChoices
 from ..cron import next_cron_time
 from ..models import Schedule, ScriptRun
+from ..scripting.meta import script_options
 from .dispatch import cancel_run, check_run_permission, check_schedule, start_run
 from .errors import RunRefused
 from .inputs import validate_inputs
 from .loader import get_script_class
 from .policy import check_unattended_commit
-from .request import RunRequest
+from .request import RunRequest, resolve_commit
 
 __all__ = (
     'check_schedule_settings',
@@ -79,16 +80,21 @@ def check_schedule_settings(script, user, inputs, start_at, interval, cron, heal
     return validated.stored
 
 
-def create_schedule(script, *, user, inputs=None, commit=False, start_at=None, interval=None, cron='', name=None,
+def create_schedule(script, *, user, inputs=None, commit=None, start_at=None, interval=None, cron='', name=None,
                     description='', notifications=None, health_check=False):
-    """Create a schedule (its inputs validated as a run's would be) and queue its first run."""
+    """
+    Create a schedule (its inputs validated as a run's would be) and queue its first run. Without `commit`, its runs
+    commit as the script's Meta.commit_default says (request.resolve_commit(), as every run).
+    """
+    options = script_options(get_script_class(script))
+    commit = resolve_commit(commit, options.commit_default)
     stored = check_schedule_settings(script, user, inputs or {}, start_at, interval, cron, health_check, commit)
     with transaction.atomic():
         schedule = Schedule(
             name=(name or f'{script.name} ({f"every {interval} min" if interval else cron or "once"})')[:200],
             script=script, user=user, inputs=stored, commit=bool(commit) and not health_check, start_at=start_at,
             interval=interval, cron=cron or '', description=description, health_check=health_check,
-            notifications=notifications or get_script_class(script).notifications_default,
+            notifications=notifications or options.notifications_default,
         )
         schedule.full_clean()
         schedule.save()

@@ -4,8 +4,8 @@ Keeping run records truthful when the process running them disappears.
 A running run's recorder thread updates its heartbeat every few seconds. A run whose heartbeat stopped (its worker
 was killed, its host went away) is marked errored; a run whose core Job was deleted before it started is marked
 cancelled; a waiting run whose RQ job vanished (the tasks Redis lost its data) is marked errored. The core Job of a
-run ended here is ended too. reap_stale_runs() is cheap and is called from the watchdog system job, from recorder
-threads of other runs, and whenever someone looks at an active run.
+run ended here is ended too. reap_stale_runs() is cheap and is called from the watchdog system job and from the
+recorder threads of other runs; no page view calls it (a GET writes nothing).
 """
 import datetime
 

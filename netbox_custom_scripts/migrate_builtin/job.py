@@ -36,6 +36,7 @@ __all__ = (
     'MigrateBuiltinJob',
     'MigrationBusy',
     'active_migration_job',
+    'end_dead_migration_jobs',
     'enqueue_apply',
     'normalise_only',
 )
@@ -113,22 +114,40 @@ def _is_dead(job, now):
     return _rq_job_gone(job)
 
 
-def active_migration_job():
+def active_migration_job(end_dead=True):
     """
     The apply job that is queued or running, or None. A job whose worker died (its RQ job failed or vanished, or it
-    stopped beating) is ended here as errored: nothing would ever end it, and it would refuse every later apply.
+    stopped beating) does not count; with `end_dead` it is ended as errored (nothing else would end it). Pages pass
+    end_dead=False (a GET writes nothing): the watchdog ends such jobs every minute (end_dead_migration_jobs()).
     """
     now = timezone.now()
     for job in MigrateBuiltinJob.get_jobs().filter(status__in=JobStatusChoices.ENQUEUED_STATE_CHOICES).order_by('pk'):
         if _is_dead(job, now):
-            Job.objects.filter(pk=job.pk, status=job.status).update(
-                status=JobStatusChoices.STATUS_ERRORED, completed=now,
-                error=_('The worker running this job stopped before it finished. Modules it had not finished '
-                        'are untouched (each module moves in one transaction); plan again to see where it stands.'),
-            )
+            if end_dead:
+                _end_dead(job, now)
             continue
         return job
     return None
+
+
+def end_dead_migration_jobs():
+    """End every apply job whose worker died; returns their IDs."""
+    now = timezone.now()
+    dead = [
+        job for job in MigrateBuiltinJob.get_jobs().filter(status__in=JobStatusChoices.ENQUEUED_STATE_CHOICES)
+        if _is_dead(job, now)
+    ]
+    for job in dead:
+        _end_dead(job, now)
+    return [job.pk for job in dead]
+
+
+def _end_dead(job, now):
+    Job.objects.filter(pk=job.pk, status=job.status).update(
+        status=JobStatusChoices.STATUS_ERRORED, completed=now,
+        error=_('The worker running this job stopped before it finished. Modules it had not finished '
+                'are untouched (each module moves in one transaction); plan again to see where it stands.'),
+    )
 
 
 def enqueue_apply(user, only=None, history=False):

@@ -99,7 +99,7 @@ class MigrateBuiltinView(MayMigrateMixin, View):
             'error': error,
             'only': ','.join(only or ()) if not error else request.GET.get('only', '')[:2000],
             'history': history,
-            'active_job': active_migration_job(),
+            'active_job': active_migration_job(end_dead=False),
             'recent_jobs': MigrateBuiltinJob.get_jobs().order_by('-pk')[:RECENT_JOBS],
             'action_colors': ACTION_COLORS,
         })
@@ -136,9 +136,6 @@ class MigrateBuiltinJobStatusView(MayMigrateMixin, View):
 
     def get(self, request, pk):
         job = get_object_or_404(MigrateBuiltinJob.get_jobs(), pk=pk)
-        if job.status in JobStatusChoices.ENQUEUED_STATE_CHOICES:
-            active_migration_job()  # ends the job here if its worker died
-            job.refresh_from_db()
         return render(request, 'netbox_custom_scripts/migrate_builtin/htmx/job_status.html', _job_context(job))
 
 
@@ -149,7 +146,7 @@ class MigrateBuiltinVerifyView(MayMigrateMixin, View):
         report = verify().to_dict()
         return render(request, 'netbox_custom_scripts/migrate_builtin/verify.html', {
             'report': report,
-            'active_job': active_migration_job(),
+            'active_job': active_migration_job(end_dead=False),
         })
 
 

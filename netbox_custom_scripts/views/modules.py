@@ -15,6 +15,7 @@ from utilities.views import ContentTypePermissionRequiredMixin, GetReturnURLMixi
 from .. import filtersets, forms, tables
 from ..choices import ModuleSourceChoices
 from ..execution import RunRefused, enqueue_directory_sync, enqueue_revision_activation
+from ..forms.errors import show_error
 from ..models import Script, ScriptModule
 from ..text import is_whole_number
 from ..ui import panels
@@ -185,9 +186,10 @@ class ScriptModuleSyncView(ContentTypePermissionRequiredMixin, GetReturnURLMixin
         return redirect('plugins:netbox_custom_scripts:scriptmodule_list')
 
     def post(self, request):
-        job = enqueue_directory_sync(request.user)
-        if job is None:
-            messages.warning(request, _('No scripts directory is configured (setting scripts_dir).'))
+        try:
+            job = enqueue_directory_sync(request.user)
+        except RunRefused as exc:
+            show_error(request, exc, messages.WARNING)
         else:
             messages.success(request, _('Queued job #{id} to sync the scripts directory.').format(id=job.pk))
         return redirect(self.get_return_url(request))

@@ -159,10 +159,6 @@ def run_option_field(option):
     return serializers.CharField(allow_blank=True, **common)
 
 
-# Every declared run option, as a field of the run endpoint.
-RunRequestSerializer._declared_fields.update({name: run_option_field(option) for name, option in run_options()})
-
-
 class RerunRequestSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     """What POST .../runs/<id>/rerun/ takes: the earlier run's inputs are reused; give secrets and files again."""
     data = serializers.JSONField(required=False, default=dict)
@@ -172,6 +168,11 @@ class RerunRequestSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
         if not isinstance(value, dict):
             raise serializers.ValidationError('Must be an object of input values by variable name.')
         return value
+
+
+# Every declared run option, as a field of the run and re-run endpoints.
+for _serializer in (RunRequestSerializer, RerunRequestSerializer):
+    _serializer._declared_fields.update({name: run_option_field(option) for name, option in run_options()})
 
 
 class ReviewRequestSerializer(RejectUnknownFieldsMixin, serializers.Serializer):

@@ -1,6 +1,6 @@
 from core.api.serializers import JobSerializer
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from netbox.api.authentication import TokenSyncPermission
 from netbox.api.viewsets import NetBoxModelViewSet
 from rest_framework import status
@@ -52,14 +52,13 @@ class ScriptModuleViewSet(PluginViewSetMixin, ActionPermissionMixin, NetBoxModel
         job = enqueue_revision_activation(self.get_object(), request.user, params.validated_data['revision'])
         return Response(JobSerializer(job, context={'request': request}).data, status=status.HTTP_202_ACCEPTED)
 
-    @extend_schema(request=None, responses={202: JobSerializer})
+    @extend_schema(request=None, responses={
+        202: JobSerializer, 409: OpenApiResponse(description='No scripts directory is configured'),
+    })
     @action(detail=False, methods=['post'])
     def sync(self, request):
         """Queue a background job that re-reads the scripts directory (needs the `sync` action on modules)."""
-        job = enqueue_directory_sync(request.user)
-        if job is None:
-            return Response({'detail': 'No scripts directory is configured (setting scripts_dir).'},
-                            status=status.HTTP_400_BAD_REQUEST)
+        job = enqueue_directory_sync(request.user)  # no scripts directory: a 409 (PluginViewSetMixin)
         return Response(JobSerializer(job, context={'request': request}).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(

@@ -11,7 +11,7 @@ from rest_framework.routers import APIRootView
 from rest_framework.views import APIView
 from users.models import Token
 
-from ...execution import InputError, RateLimited, RunRefused
+from ...execution import InputError, RateLimited, RunRefused, run_options
 
 __all__ = (
     'ActionPermissionMixin',
@@ -21,9 +21,11 @@ __all__ = (
     'request_fields',
 )
 
-# Errors about how a run is started (rather than about one of the script's inputs) keep their own key in a 400;
-# the script's inputs go under "data".
-RUN_OPTION_KEYS = ('schedule_at', 'interval', 'cron', 'commit', 'queue', 'notifications', 'comment')
+# Errors about how a run is started (rather than about one of the script's inputs) keep their own key in a 400 (the
+# declared run options' included); the script's inputs go under "data".
+RUN_OPTION_KEYS = (
+    'schedule_at', 'interval', 'cron', 'commit', 'queue', 'comment', *(name for name, __ in run_options()),
+)
 
 
 class Conflict(exceptions.APIException):

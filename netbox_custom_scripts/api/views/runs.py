@@ -142,13 +142,16 @@ class ScriptRunViewSet(PluginViewSetMixin, ActionPermissionMixin, drf_mixins.Des
         run = self.get_object()
         params = serializers.RerunRequestSerializer(data=request_fields(request))
         params.is_valid(raise_exception=True)
+        fields = dict(params.validated_data)
+        given = fields.pop('commit')
         if commit is None:
-            commit = params.validated_data['commit']
-        elif params.validated_data['commit'] is not None and params.validated_data['commit'] != commit:
+            commit = given
+        elif given is not None and given != commit:
             raise ValidationError({'commit': ['Applying a dry run always commits; leave "commit" out.']})
+        # The serializer's other fields are RunRequest's (data and the declared run options).
         new_run = rerun(
-            run, user=request.user, source=RunSourceChoices.API, commit=commit,
-            data=params.validated_data['data'], files=request.FILES or None, http_request=request._request,
+            run, user=request.user, source=RunSourceChoices.API, commit=commit, files=request.FILES or {},
+            http_request=request._request, **fields,
         )
         data = self.get_serializer(new_run).data
         return Response(data, status=status.HTTP_201_CREATED, headers={'Location': str(data['url'])})

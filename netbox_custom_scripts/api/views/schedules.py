@@ -34,7 +34,7 @@ class ScheduleViewSet(PluginViewSetMixin, ActionPermissionMixin, NetBoxModelView
     def perform_create(self, serializer):
         data = serializer.validated_data
         serializer.instance = create_schedule(
-            data['script'], user=self.request.user, inputs=data.get('inputs') or {}, commit=data.get('commit', False),
+            data['script'], user=self.request.user, inputs=data.get('inputs') or {}, commit=data.get('commit'),
             start_at=data.get('start_at'), interval=data.get('interval'), cron=data.get('cron', ''),
             name=data.get('name'), description=data.get('description', ''),
             notifications=data.get('notifications'), health_check=data.get('health_check', False),
