@@ -26,7 +26,7 @@ from netbox_custom_scripts.execution.errors import RunRefused
 from netbox_custom_scripts.execution.modules import sync_directory
 from netbox_custom_scripts.models import Script, ScriptModule, ScriptRun
 
-from .utils import cli, make_user, token_header
+from .utils import cli, token_header
 
 pytestmark = pytest.mark.django_db
 
@@ -128,11 +128,6 @@ def sync(root, **modules):
     for name, text in modules.items():
         write(root, name, text)
     return sync_directory(root=str(root), force=True)
-
-
-@pytest.fixture
-def admin():
-    return make_user('admin', is_superuser=True)
 
 
 @pytest.fixture
