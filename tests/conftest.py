@@ -1,8 +1,5 @@
-import ctypes
 import os
-import signal
 import subprocess
-import sys
 import time
 
 import pytest
@@ -10,7 +7,7 @@ from django.conf import settings
 
 from netbox_custom_scripts.execution import clear_caches
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from .utils import REPO, make_user, start_worker, wait_for
 
 
 @pytest.fixture(autouse=True)
@@ -29,7 +26,6 @@ def redis_connection():
 
 
 QUEUES = ('high', 'default', 'low')
-_worker = {}
 
 
 def drain_queues(connection):
@@ -88,18 +84,9 @@ def rq_worker(rq_worker_process, redis_connection):
 @pytest.fixture(scope='session')
 def rq_worker_process(django_db_setup, django_db_blocker, redis_connection):
     redis_connection.flushdb()
-    env = dict(os.environ)
-    env['NB_DB_NAME'] = settings.DATABASES['default']['NAME']
-    log_path = os.path.join(REPO, '.netbox', 'test-rqworker.log')
-    os.makedirs(os.path.dirname(log_path), exist_ok=True)
-    log = open(log_path, 'wb')
-    netbox = os.path.join(os.path.dirname(sys.executable), 'netbox')
     # The `low` queue is left to workers that tests start (and kill) themselves: see start_worker().
-    process = subprocess.Popen(
-        [netbox, 'rqworker', '--skip-checks', 'high', 'default'],
-        env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        preexec_fn=_die_with_the_test_run,
-    )
+    process = start_worker('high', 'default', log_name='test-rqworker.log', append=False)
+    log_path = os.path.join(REPO, '.netbox', 'test-rqworker.log')
     from rq import Worker
 
     deadline = time.monotonic() + 60
@@ -107,7 +94,6 @@ def rq_worker_process(django_db_setup, django_db_blocker, redis_connection):
         if process.poll() is not None or time.monotonic() > deadline:
             raise RuntimeError(f'The test RQ worker did not start; see {log_path}')
         time.sleep(0.2)
-    _worker['process'] = process
     yield process
     process.terminate()
     try:
@@ -116,56 +102,15 @@ def rq_worker_process(django_db_setup, django_db_blocker, redis_connection):
         process.kill()
 
 
-def _die_with_the_test_run():
-    # A worker left behind by a killed test run would take the next run's jobs from the same Redis database and
-    # run them against the old database: have the kernel end it when pytest ends (Linux's parent-death signal).
-    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-
-def start_worker(*queues, log_name='test-rqworker-extra.log'):
-    """Another real worker process (in its own process group, so a test can kill it and its work-horse)."""
-    env = dict(os.environ)
-    env['NB_DB_NAME'] = settings.DATABASES['default']['NAME']
-    log = open(os.path.join(REPO, '.netbox', log_name), 'ab')
-    netbox = os.path.join(os.path.dirname(sys.executable), 'netbox')
-    return subprocess.Popen(
-        [netbox, 'rqworker', '--skip-checks', *queues],
-        env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        preexec_fn=_die_with_the_test_run,
-    )
-
-
-def descendants(pid):
-    """PIDs of every process below `pid` (RQ puts its work-horse in a process group of its own)."""
-    children = {}
-    for entry in os.listdir('/proc'):
-        if entry.isdigit():
-            try:
-                with open(f'/proc/{entry}/stat') as f:
-                    ppid = int(f.read().rsplit(')', 1)[1].split()[1])
-            except (OSError, ValueError, IndexError):
-                continue
-            children.setdefault(ppid, []).append(int(entry))
-    found, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
-
-
-def wait_for(predicate, timeout=30, interval=0.1, message='condition'):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if result := predicate():
-            return result
-        time.sleep(interval)
-    raise AssertionError(f'Timed out after {timeout} s waiting for {message}')
-
-
 @pytest.fixture
 def wait():
     return wait_for
+
+
+@pytest.fixture
+def admin():
+    """A superuser named admin (suites that need more, such as their scripts synced, extend it in their conftest)."""
+    return make_user('admin', is_superuser=True)
 
 
 def pytest_report_header(config):

@@ -14,7 +14,7 @@ from netbox_custom_scripts.choices import RunStatusChoices
 from netbox_custom_scripts.execution import submit_run, sync_directory
 from netbox_custom_scripts.models import Schedule, Script, ScriptRun
 
-from .utils import make_user, token_header
+from .utils import finished, make_user, token_header
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -28,19 +28,12 @@ def client_for(user):
 
 
 @pytest.fixture
-def admin():
+def admin(admin):
     sync_directory()
-    return make_user('admin', is_superuser=True)
+    return admin
 
 
-def wait_finished(wait, run_id, timeout=30):
-    return wait(
-        lambda: ScriptRun.objects.filter(pk=run_id, status__in=RunStatusChoices.TERMINAL).first(),
-        timeout=timeout, message=f'run {run_id} to finish',
-    )
-
-
-def test_run_by_full_name_through_a_worker(rq_worker, wait, admin):
+def test_run_by_full_name_through_a_worker(rq_worker, admin):
     client = client_for(admin)
     response = client.post(f'{API}/scripts/behaviours.CreateSites/run/',
                            {'data': {'prefix': 'api', 'count': 2}, 'commit': True}, format='json')
@@ -48,7 +41,7 @@ def test_run_by_full_name_through_a_worker(rq_worker, wait, admin):
     body = response.json()
     assert body['status']['value'] == 'pending' and body['commit'] is True
     assert response['Location'] == body['url']
-    run = wait_finished(wait, body['id'])
+    run = finished(body['id'])
     assert run.status == RunStatusChoices.COMPLETED, (run.error, run.traceback)
     assert Site.objects.filter(name__startswith='api-').count() == 2
 
@@ -67,18 +60,18 @@ def test_run_by_full_name_through_a_worker(rq_worker, wait, admin):
     assert output['Content-Type'] == 'application/json' and b'"created": 2' in output.content
 
 
-def test_dry_run_then_apply(rq_worker, wait, admin):
+def test_dry_run_then_apply(rq_worker, admin):
     client = client_for(admin)
     response = client.post(f'{API}/scripts/behaviours.CreateSites/run/',
                            {'data': {'prefix': 'plan', 'count': 1}}, format='json')
     assert response.json()['commit'] is False  # the script's commit_default
-    dry = wait_finished(wait, response.json()['id'])
+    dry = finished(response.json()['id'])
     assert dry.status == RunStatusChoices.COMPLETED and not Site.objects.filter(name='plan-0').exists()
     assert dry.changes.get().object_repr == 'plan-0'
 
     applied = client.post(f'{API}/runs/{dry.pk}/apply/', {}, format='json')
     assert applied.status_code == 201, applied.content
-    run = wait_finished(wait, applied.json()['id'])
+    run = finished(applied.json()['id'])
     assert run.commit and run.rerun_of_id == dry.pk and run.inputs == dry.inputs
     assert Site.objects.filter(name='plan-0').exists()
     assert client.post(f'{API}/runs/{run.pk}/apply/', {}, format='json').status_code == 409

@@ -24,12 +24,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-@pytest.fixture
-def admin():
-    return make_user('admin', is_superuser=True)
-
-
-
 def test_list(admin):
     status, out, _ = cli('list')
     assert status == 0

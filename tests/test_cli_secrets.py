@@ -29,8 +29,7 @@ from netbox_custom_scripts.execution import SECRET_MASK, save_source, upload_pat
 from netbox_custom_scripts.management.commands.custom_scripts import EXIT_REFUSED
 from netbox_custom_scripts.models import RunLogEntry, Script, ScriptRun
 
-from .conftest import REPO
-from .utils import cli, make_user
+from .utils import REPO, cli, make_user
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -69,11 +68,6 @@ PROMPTS = {
     'pin': 'pin (secret, not shown; empty for the default): ',
 }
 LABELS = {prompt.split(' (')[0]: name for name, prompt in PROMPTS.items()}
-
-
-@pytest.fixture
-def admin():
-    return make_user('admin', is_superuser=True)
 
 
 @pytest.fixture

@@ -28,12 +28,12 @@ from ipam.models import IPAddress, Prefix
 
 from netbox_custom_scripts import scripts as plugin_scripts
 from netbox_custom_scripts.choices import ModuleStatusChoices, RunSourceChoices, RunStatusChoices
-from netbox_custom_scripts.execution import submit_run, sync_directory
+from netbox_custom_scripts.execution import sync_directory
 from netbox_custom_scripts.execution.inputs import InputError, validate_inputs
 from netbox_custom_scripts.models import Script as ScriptRecord
 from netbox_custom_scripts.models import ScriptModule
 
-from .utils import make_user
+from .utils import submit
 
 COMPAT_DIR = Path(__file__).parent / 'fixtures' / 'compat'
 NETBOX_IMPORT = 'from extras.scripts import *'
@@ -293,11 +293,6 @@ def compat_root(tmp_path, settings):
 
 
 @pytest.fixture
-def admin():
-    return make_user('admin', is_superuser=True)
-
-
-@pytest.fixture
 def network():
     """A small network: two routers with interfaces (one pair cabled), switch models, a prefix with addresses."""
     acme = Manufacturer.objects.create(name='Acme', slug='acme')
@@ -327,9 +322,7 @@ def interface(device, name):
 
 
 def run(style, full_name, user, data, commit=None):
-    module, class_name = f'{style}.{full_name}'.rsplit('.', 1)
-    script = ScriptRecord.objects.get(module__name=module, class_name=class_name)
-    return submit_run(script, user=user, data=data, commit=commit, source=RunSourceChoices.CLI, immediate=True)
+    return submit(f'{style}.{full_name}', user, data, commit=commit, source=RunSourceChoices.CLI, immediate=True)
 
 
 def log_of(run):

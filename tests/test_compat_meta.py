@@ -24,7 +24,7 @@ from netbox_custom_scripts.choices import ModuleStatusChoices, RunSourceChoices,
 from netbox_custom_scripts.execution import RunRefused, submit_run, sync_directory
 from netbox_custom_scripts.models import Script, ScriptModule, ScriptRun
 
-from .utils import cli, make_user, token_header
+from .utils import cli, token_header
 
 pytestmark = pytest.mark.django_db
 
@@ -126,11 +126,6 @@ def sync(root, **modules):
     for name, text in modules.items():
         write(root, name, text)
     return sync_directory(root=str(root), force=True)
-
-
-@pytest.fixture
-def admin():
-    return make_user('admin', is_superuser=True)
 
 
 @pytest.fixture

@@ -114,11 +114,6 @@ def loaded(tmp_path):
 
 
 @pytest.fixture
-def admin():
-    return make_user('admin', is_superuser=True)
-
-
-@pytest.fixture
 def site():
     return Site.objects.create(name='AMS1', slug='ams1')
 

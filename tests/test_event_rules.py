@@ -27,8 +27,7 @@ from netbox_custom_scripts.event_rules import MAX_EVENT_DEPTH, rule_owner
 from netbox_custom_scripts.execution import save_source, sync_directory
 from netbox_custom_scripts.models import EventRuleOwner, Script, ScriptRun
 
-from .conftest import REPO
-from .utils import make_user, token_header
+from .utils import REPO, make_user, token_header
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

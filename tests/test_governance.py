@@ -35,8 +35,8 @@ from netbox_custom_scripts.execution.approvals import (
 )
 from netbox_custom_scripts.models import Schedule, Script, ScriptModule, ScriptRun
 
-from .conftest import REPO
-from .utils import cli, make_user, token_header
+from . import utils
+from .utils import REPO, cli, make_user, token_header
 
 pytestmark = pytest.mark.django_db(transaction=True)
 # Tests that need no worker run in a transaction that is rolled back (no queued job is ever committed): faster.
@@ -69,7 +69,7 @@ def people(scripts):
 
 
 def submit(script, user, commit=True, source=RunSourceChoices.API, **data):
-    return submit_run(script, user=user, data=data, commit=commit, source=source)
+    return utils.submit(script, user, data, commit=commit, source=source)
 
 
 def settled(wait, run, timeout=60):

@@ -47,11 +47,15 @@ def test_read_modules_scripts_and_runs():
 def test_permissions_apply():
     sync_directory()
     hello = Script.objects.get(class_name='Hello')
+    admin = make_user('admin', is_superuser=True)
+    run = submit_run(hello, user=admin, source=RunSourceChoices.CLI, immediate=True)
     viewer = make_user('viewer', (Script, ['view'], {'id': hello.pk}), (ScriptModule, ['view']))
     data = query(viewer)['data']
     assert [s['full_name'] for s in data['custom_script_list']] == ['basic.Hello']
-    assert data['custom_script_run_list'] == []  # no permission on runs: none shown
-    assert ScriptRun.objects.count() == 0
+    assert ScriptRun.objects.count() == 1  # a run exists ...
+    assert data['custom_script_run_list'] == []  # ... but no permission on runs: none shown
+    run_viewer = make_user('run-viewer', (ScriptRun, ['view']))
+    assert [r['id'] for r in query(run_viewer)['data']['custom_script_run_list']] == [str(run.pk)]
 
 
 def test_names_without_the_optimizer():

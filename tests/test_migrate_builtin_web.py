@@ -17,7 +17,6 @@ import uuid
 import pytest
 from core.choices import JobStatusChoices
 from core.models import Job, ObjectType
-from django.core.files.base import ContentFile
 from django.core.files.storage import storages
 from django.db import connection, connections, transaction
 from django.test import Client
@@ -41,8 +40,8 @@ from netbox_custom_scripts.migrate_builtin.job import (
 )
 from netbox_custom_scripts.models import Script, ScriptModule
 
-from .conftest import descendants, start_worker
-from .utils import make_user, token_header
+from .builtin_uploads import INVENTORY, INVENTORY_SOURCE, REPORTS, REPORTS_SOURCE, add_builtin_module
+from .utils import descendants, make_user, start_worker, token_header
 
 PAGE = reverse('plugins:netbox_custom_scripts:migrate_builtin')
 VERIFY_PAGE = reverse('plugins:netbox_custom_scripts:migrate_builtin_verify')
@@ -50,41 +49,6 @@ CLEANUP_PAGE = reverse('plugins:netbox_custom_scripts:migrate_builtin_cleanup')
 API = reverse('plugins-api:netbox_custom_scripts-api:migrate_builtin-list')
 API_VERIFY = reverse('plugins-api:netbox_custom_scripts-api:migrate_builtin-verify')
 API_CLEANUP = reverse('plugins-api:netbox_custom_scripts-api:migrate_builtin-cleanup')
-
-# Module names unique to this file: NetBox's scripts storage is a directory other test files write to as well.
-INVENTORY = 'wmig_inventory'
-REPORTS = 'wmig_reports'
-
-INVENTORY_SOURCE = """\
-from extras.scripts import Script, StringVar
-
-
-class Greet(Script):
-    class Meta:
-        name = "Greet"
-        description = "Says hello"
-
-    who = StringVar(default="world")
-
-    def run(self, data, commit):
-        self.log_success(f"hello {data['who']}")
-        return "greeted"
-
-
-class Count(Script):
-    def run(self, data, commit):
-        self.log_info("one")
-"""
-
-REPORTS_SOURCE = """\
-from extras.scripts import Script
-
-
-class Nightly(Script):
-    def run(self, data, commit):
-        self.log_info("nightly")
-"""
-
 
 def job_url(job):
     return reverse('plugins:netbox_custom_scripts:migrate_builtin_job', kwargs={'pk': job.pk})
@@ -110,19 +74,6 @@ def api_for(user, write_enabled=True):
     else:
         client.credentials(HTTP_AUTHORIZATION=token_header(user))
     return client
-
-
-def add_builtin_module(name, source):
-    """An uploaded built-in module, as NetBox's upload form makes one: the file in storage, then the record."""
-    storage = storages['scripts']
-    path = f'{name}.py'
-    if storage.exists(path):
-        storage.delete(path)
-    storage.save(path, ContentFile(source.encode()))
-    module = BuiltinModule(file_root='scripts', file_path=path)
-    module.full_clean()
-    module.save()  # sync_classes(): one extras.Script per class
-    return module
 
 
 @pytest.fixture
@@ -152,6 +103,7 @@ def installation():
 
 @pytest.fixture
 def admin():
+    # Not the shared `admin`: the stock installation of test_migrate_builtin.py has a user of that name.
     return make_user('wmig-admin', is_superuser=True)
 
 

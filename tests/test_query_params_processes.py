@@ -26,8 +26,7 @@ from netbox_custom_scripts.execution import run_script, save_source
 from netbox_custom_scripts.management.commands.custom_scripts import EXIT_REFUSED
 from netbox_custom_scripts.models import ScriptRun
 
-from .conftest import start_worker
-from .utils import make_user
+from .utils import make_user, start_worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -29,11 +29,6 @@ def scripts():
     return {s.full_name: s for s in Script.objects.all()}
 
 
-@pytest.fixture
-def admin():
-    return make_user('admin', is_superuser=True)
-
-
 def test_form_shows_variables_and_execution_parameters(scripts, admin):
     page = client_for(admin).get(scripts['behaviours.CreateSites'].get_absolute_url()).content.decode()
     assert page.index('name="prefix"') < page.index('name="count"') < page.index('name="fail_after"')

@@ -6,28 +6,17 @@ import pytest
 from dcim.models import Site
 
 from netbox_custom_scripts.choices import RunSourceChoices, RunStatusChoices
-from netbox_custom_scripts.execution import submit_run, sync_directory
-from netbox_custom_scripts.models import Script, ScriptRun
+from netbox_custom_scripts.execution import sync_directory
+from netbox_custom_scripts.models import ScriptRun
 
-from .utils import make_user
+from .utils import submit
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.fixture
-def admin():
-    return make_user('admin', is_superuser=True)
-
-
-def script(full_name):
-    sync_directory()
-    module, class_name = full_name.rsplit('.', 1)
-    return Script.objects.get(module__name=module, class_name=class_name)
-
-
 def run_now(full_name, user, data=None, commit=False):
-    return submit_run(script(full_name), user=user, data=data or {}, commit=commit, source=RunSourceChoices.CLI,
-                      immediate=True)
+    sync_directory()
+    return submit(full_name, user, data, commit=commit, source=RunSourceChoices.CLI, immediate=True)
 
 
 def test_committed_run_creates_objects_and_records_everything(admin):
@@ -118,7 +107,8 @@ def test_log_lines_with_objects_of_an_uncached_type(admin):
 def test_notifications(admin, notifications, script, notified):
     from extras.models import Notification
 
-    run = submit_run(globals()['script'](script), user=admin, notifications=notifications,
-                     source=RunSourceChoices.CLI, immediate=True)
+    sync_directory()
+    run = submit(script, admin, commit=None, notifications=notifications, source=RunSourceChoices.CLI,
+                 immediate=True)
     assert run.notifications == notifications
     assert Notification.objects.filter(user=admin).exists() == notified

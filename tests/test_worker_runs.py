@@ -21,27 +21,15 @@ from netbox_custom_scripts.execution.watchdog import HEARTBEAT_TIMEOUT
 from netbox_custom_scripts.jobs import RunWatchdogJob
 from netbox_custom_scripts.models import RunLogEntry, Script, ScriptRun
 
-from .conftest import descendants, start_worker
-from .utils import make_user
+from .utils import descendants, finished, start_worker, submit
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def admin():
+def admin(admin):
     sync_directory()
-    return make_user('admin', is_superuser=True)
-
-
-def submit(name, user, data=None, commit=True):
-    module, class_name = name.rsplit('.', 1)
-    script = Script.objects.get(module__name=module, class_name=class_name)
-    return submit_run(script, user=user, data=data or {}, commit=commit, source=RunSourceChoices.API)
-
-
-def finished(wait, run, timeout=60):
-    return wait(lambda: ScriptRun.objects.filter(pk=run.pk, status__in=RunStatusChoices.TERMINAL).first(),
-                timeout=timeout, message=f'run {run.pk} to end')
+    return admin
 
 
 @pytest.mark.parametrize('name, data, status, sites', [
@@ -50,8 +38,8 @@ def finished(wait, run, timeout=60):
     ('behaviours.Abort', {}, RunStatusChoices.ABORTED, 0),
     ('behaviours.CreateSites', {'prefix': 'err', 'count': 3, 'fail_after': 2}, RunStatusChoices.ERRORED, 0),
 ])
-def test_outcomes_through_a_worker(rq_worker, wait, admin, name, data, status, sites):
-    run = finished(wait, submit(name, admin, data))
+def test_outcomes_through_a_worker(rq_worker, admin, name, data, status, sites):
+    run = finished(submit(name, admin, data))
     assert run.status == status, (run.error, run.traceback)
     assert Site.objects.count() == sites
     assert run.job.status == {
@@ -72,31 +60,31 @@ def test_log_is_live_and_a_running_run_can_be_cancelled(rq_worker, wait, admin):
 
     cancelled_at = time.monotonic()
     cancel_run(run, admin)
-    run = finished(wait, run, timeout=15)
+    run = finished(run, timeout=15)
     assert run.status == RunStatusChoices.CANCELLED
     assert time.monotonic() - cancelled_at < 10
     assert not Site.objects.filter(name='cancelled').exists()
     assert RunLogEntry.objects.filter(run=run, message='Cancelled while running; all changes were rolled back.')
 
 
-def test_timeout_rolls_back(rq_worker, wait, admin):
-    run = finished(wait, submit('behaviours.Sleepy', admin, {'seconds': 30}))
+def test_timeout_rolls_back(rq_worker, admin):
+    run = finished(submit('behaviours.Sleepy', admin, {'seconds': 30}))
     assert run.status == RunStatusChoices.TIMED_OUT
     assert run.job_timeout == 3
     assert not Site.objects.filter(name='sleepy').exists()
     assert run.log_entries.filter(message__startswith='tick').exists()  # the log up to the timeout is kept
 
 
-def test_meta_queue_sends_the_job_to_its_queue(rq_worker, wait, admin):
+def test_meta_queue_sends_the_job_to_its_queue(rq_worker, admin):
     run = submit('behaviours.Urgent', admin)
     assert run.queue == 'high' and run.job.queue_name == 'high'
-    assert finished(wait, run).status == RunStatusChoices.COMPLETED
+    assert finished(run).status == RunStatusChoices.COMPLETED
 
 
-def test_dry_run_diff_lists_exactly_what_the_commit_creates(rq_worker, wait, admin):
-    dry = finished(wait, submit('behaviours.CreateSites', admin, {'prefix': 'diff', 'count': 3}, commit=False))
+def test_dry_run_diff_lists_exactly_what_the_commit_creates(rq_worker, admin):
+    dry = finished(submit('behaviours.CreateSites', admin, {'prefix': 'diff', 'count': 3}, commit=False))
     assert not Site.objects.filter(name__startswith='diff').exists()
-    applied = finished(wait, rerun(dry, user=admin, source=RunSourceChoices.API, commit=True))
+    applied = finished(rerun(dry, user=admin, source=RunSourceChoices.API, commit=True))
     would = sorted((c.action, c.object_repr) for c in dry.changes.all())
     did = sorted((c.action, c.object_repr) for c in applied.changes.all())
     assert would == did == [('create', f'diff-{i}') for i in range(3)]
@@ -122,7 +110,7 @@ def test_killed_worker_run_is_marked_errored_within_a_minute(rq_worker, wait, ad
         # The watchdog system job (run here by the other worker) notices the silence.
         time.sleep(HEARTBEAT_TIMEOUT.total_seconds() + 1)
         RunWatchdogJob.enqueue()
-        run = finished(wait, run, timeout=30)
+        run = finished(run, timeout=30)
         assert time.monotonic() - killed_at < 60
         assert run.status == RunStatusChoices.ERRORED
         assert 'stopped' in run.error
@@ -146,11 +134,11 @@ def test_a_singleton_busy_when_its_run_starts_is_refused_not_errored(rq_worker, 
         wait(lambda: ScriptRun.objects.get(pk=first.pk).status == RunStatusChoices.RUNNING, message='the first run')
         second = submit_run(script, user=admin, data={'seconds': 1}, commit=False, source=RunSourceChoices.API,
                             schedule_at=timezone.now() + datetime.timedelta(seconds=2))
-        second = finished(wait, second, timeout=60)
+        second = finished(second, timeout=60)
         assert second.status == RunStatusChoices.REFUSED, (second.status, second.error)
         assert 'singleton' in second.error and not second.traceback
         assert second.job.status == 'failed'  # a refusal, not a crash
-        assert finished(wait, first, timeout=60).status == RunStatusChoices.COMPLETED
+        assert finished(first, timeout=60).status == RunStatusChoices.COMPLETED
     finally:
         worker.terminate()
         worker.wait(timeout=30)

@@ -1,4 +1,4 @@
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 import strawberry_django
@@ -11,6 +11,10 @@ from strawberry.scalars import JSON
 from .. import models
 from ..execution import summarised_inputs
 
+if TYPE_CHECKING:
+    from core.graphql.types import DataFileType, DataSourceType
+    from users.graphql.types import UserType
+
 __all__ = (
     'CustomScriptModuleType',
     'CustomScriptRunType',
@@ -20,10 +24,17 @@ __all__ = (
 # Named apart from NetBox's own ScriptType and ScriptModuleType.
 
 
-# The data source trust of a module is internal state (a keyed hash and its time), not for clients.
-@register_type(models.ScriptModule, exclude=['source_trust', 'source_trusted_since'], pagination=True)
+# The data source trust of a module is internal state (a keyed hash and its time), not for clients. Its revisions have
+# no GraphQL type (their source is read through the REST API's revisions endpoint): `content_hash` says which one runs.
+@register_type(
+    models.ScriptModule, exclude=['source_trust', 'source_trusted_since', 'current_revision', 'pending_revision'],
+    pagination=True,
+)
 class CustomScriptModuleType(NetBoxObjectType):
     scripts: list[Annotated['CustomScriptType', strawberry.lazy('netbox_custom_scripts.graphql.types')]]
+    # NetBox's own types (each restricted to what the user may view, as on NetBox).
+    data_source: Annotated['DataSourceType', strawberry.lazy('core.graphql.types')] | None
+    data_file: Annotated['DataFileType', strawberry.lazy('core.graphql.types')] | None
 
     @strawberry_django.field(annotate={'graphql_content_hash': F('current_revision__content_hash')})
     def content_hash(self) -> str:
@@ -59,9 +70,17 @@ def _in_a_list(info):
     return False
 
 
-@register_type(models.ScriptRun, exclude=['traceback', 'output', 'inputs'], pagination=True)
+# Revisions, schedules and NetBox's jobs have no GraphQL type (a run's content_hash names the code it ran), and a run
+# leading to another run would be a loop (graphql/bounds.py refuses those): the REST API has all of them.
+@register_type(
+    models.ScriptRun, pagination=True,
+    exclude=['traceback', 'output', 'inputs', 'revision', 'schedule', 'job', 'rerun_of', 'approval_of'],
+)
 class CustomScriptRunType(ObjectType):
     script: Annotated['CustomScriptType', strawberry.lazy('netbox_custom_scripts.graphql.types')] | None
+    # NetBox's own types (each restricted to what the user may view, as on NetBox).
+    user: Annotated['UserType', strawberry.lazy('users.graphql.types')] | None
+    reviewed_by: Annotated['UserType', strawberry.lazy('users.graphql.types')] | None
 
     @strawberry_django.field(only=['output'])
     def output(self, info: strawberry.Info) -> str | None:

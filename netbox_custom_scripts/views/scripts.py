@@ -53,6 +53,8 @@ class ScriptListView(ContentTypePermissionRequiredMixin, View):
         return user.has_perm('netbox_custom_scripts.view_script') or user.has_perm('netbox_custom_scripts.run_script')
 
     def get(self, request):
+        if 'export' in request.GET:
+            return ScriptExportView.as_view()(request)
         last_runs = ScriptRun.objects.restrict(request.user, 'view').filter(script=OuterRef('pk')).order_by('-pk')
         scripts = viewable_or_runnable(Script.objects.all(), request.user).listed_for(request.user).select_related(
             'module'
@@ -110,6 +112,16 @@ def _initial_values(request, script, script_class):
             values = request.GET.getlist(name)
             initial[name] = values if len(values) > 1 else values[0]
     return initial
+
+
+class ScriptExportView(generic.ObjectListView):
+    """`?export` on the script list: NetBox's CSV export (all fields, or `?export=table`: the table's columns)."""
+    queryset = Script.objects.select_related('module')
+    filterset = filtersets.ScriptFilterSet
+    table = tables.ScriptTable
+
+    def get_queryset(self, request):
+        return viewable_or_runnable(super().get_queryset(request), request.user).listed_for(request.user)
 
 
 def viewable_or_runnable(queryset, user):

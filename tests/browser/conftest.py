@@ -7,6 +7,8 @@ import shutil
 
 import pytest
 
+from .helpers import set_test_password
+
 ARTIFACTS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'artifacts', 'screenshots')
 CHROMIUM = os.environ.get('NBCS_CHROMIUM', '/usr/bin/chromium')
 
@@ -52,9 +54,7 @@ def screenshot(page):
     return take
 
 
-def login(page, live_server, username, password):
-    page.goto(f'{live_server.url}/login/')
-    page.fill('input[name="username"]', username)
-    page.fill('input[name="password"]', password)
-    page.click('button[type="submit"]')
-    page.wait_for_load_state('networkidle')
+@pytest.fixture
+def admin(admin):
+    """The shared admin, with a password to log in with ('admin-password-1')."""
+    return set_test_password(admin)

@@ -12,9 +12,8 @@ from playwright.sync_api import expect
 
 from netbox_custom_scripts.models import ScriptModule
 
-from ..test_migrate_builtin_web import INVENTORY, INVENTORY_SOURCE, add_builtin_module
-from ..utils import make_user
-from .conftest import login
+from ..builtin_uploads import INVENTORY, INVENTORY_SOURCE, add_builtin_module
+from .helpers import login, user_with_password
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -25,13 +24,6 @@ def builtin_inventory():
     yield module
     if storages['scripts'].exists(f'{INVENTORY}.py'):
         storages['scripts'].delete(f'{INVENTORY}.py')
-
-
-def user_with_password(username, *permissions, is_superuser=False):
-    user = make_user(username, *permissions, is_superuser=is_superuser)
-    user.set_password(f'{username}-password-1')
-    user.save()
-    return user
 
 
 def test_plan_apply_progress_verify_cleanup(live_server, rq_worker, page, screenshot, builtin_inventory):

@@ -15,21 +15,10 @@ from netbox_custom_scripts.choices import RunStatusChoices
 from netbox_custom_scripts.execution import sync_directory
 from netbox_custom_scripts.models import Script, ScriptRun
 
-from ..utils import make_user
-from .conftest import login
+from ..utils import REPO
+from .helpers import login
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-@pytest.fixture
-def admin():
-    user = make_user('admin', is_superuser=True)
-    user.set_password('admin-password-1')
-    user.save()
-    return user
-
 
 def pick(page, field_id, text):
     """Choose an option of NetBox's API-backed select (TomSelect): type, wait for the match, take it."""

@@ -27,9 +27,10 @@ from netbox_custom_scripts.execution.watchdog import HEARTBEAT_TIMEOUT, RQ_GONE_
 from netbox_custom_scripts.jobs import RunWatchdogJob
 from netbox_custom_scripts.models import ScriptRun
 
-from ..conftest import descendants
-from .conftest import (
+from ..utils import descendants, wait_for
+from .helpers import (
     WATCHDOG_PROMISE,
+    WRITE_LABELS,
     assert_subsequence,
     fingerprint,
     finished,
@@ -38,7 +39,6 @@ from .conftest import (
     pg_backends,
     submit,
     terminate_backends,
-    wait_for,
     wait_for_worker,
 )
 
@@ -59,10 +59,6 @@ def writes(n):
             ['savepoint', [['site', f'crash-{n}-b'], ['update', f'base-{n + 2}', 'deep']]],
         ]],
     ]
-
-
-WRITE_LABELS = ['0 site', '1 update', '2 delete_ip', '3 savepoint', '3.0 ip', '3.1 savepoint', '3.1.0 site',
-                '3.1.1 update']
 
 
 def backend_of(run):

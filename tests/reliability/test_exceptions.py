@@ -15,7 +15,7 @@ from core.models import ObjectChange
 
 from netbox_custom_scripts.choices import RunStatusChoices
 
-from .conftest import BASE_IPS, BASE_SITES, assert_subsequence, fingerprint, finished, log_messages, submit
+from .helpers import BASE_IPS, BASE_SITES, assert_subsequence, fingerprint, finished, log_messages, submit
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

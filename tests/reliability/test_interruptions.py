@@ -16,47 +16,22 @@ from django.db import OperationalError, connection, transaction
 from netbox_custom_scripts.choices import RunStatusChoices
 from netbox_custom_scripts.execution import cancel_run
 
-from .conftest import (
+from .helpers import (
+    WRITE_LABELS,
+    WRITES,
+    assert_next_run_completes,
     assert_subsequence,
+    busy,
     fingerprint,
     finished,
     log_messages,
     logged,
+    release,
+    session_of,
     submit,
-    terminate_backends,
-    wait_for,
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-WRITES = [
-    ['site', 'int-a'],
-    ['update', 'base-0', 'interrupted'],
-    ['delete_ip', '192.0.2.1/24'],
-    ['savepoint', [['ip', '10.99.0.1/24'], ['savepoint', [['site', 'int-b'], ['update', 'base-1', 'deep']]]]],
-]
-WRITE_LABELS = ['0 site', '1 update', '2 delete_ip', '3 savepoint', '3.0 ip', '3.1 savepoint', '3.1.0 site',
-                '3.1.1 update']
-
-
-def session_of(backend):
-    """(state, query) of a PostgreSQL backend, or None once it is gone."""
-    with connection.cursor() as cursor:
-        cursor.execute('SELECT state, query FROM pg_stat_activity WHERE pid = %s', [backend])
-        return cursor.fetchone()
-
-
-def busy(backend):
-    """The backend still runs a query or holds an open transaction (and with it the run's locks)."""
-    session = session_of(backend)
-    return session is not None and (session[0] == 'active' or session[0].startswith('idle in transaction'))
-
-
-def release(backend):
-    """End the run's own session if it lived on, so that it stops holding locks the rest of the suite needs."""
-    if busy(backend):
-        terminate_backends([backend])
-        wait_for(lambda: session_of(backend) is None, timeout=10, message=f'backend {backend} to go')
 
 
 def row_locked(site_name):
@@ -70,9 +45,6 @@ def row_locked(site_name):
         return True
 
 
-def assert_next_run_completes(admin):
-    follow = finished(submit('Plan', admin, commit=False, plan=[['site', 'follow-up'], ['backend']]))
-    assert follow.status == RunStatusChoices.COMPLETED, (follow.error, follow.traceback)
 
 
 # interruption: (script, seconds it waits, final status, core Job status, last log line)

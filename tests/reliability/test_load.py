@@ -14,7 +14,8 @@ from rq import Queue
 from netbox_custom_scripts.choices import RunStatusChoices
 from netbox_custom_scripts.models import RunLogEntry, ScriptRun
 
-from .conftest import submit, wait_for, wait_for_worker
+from ..utils import wait_for
+from .helpers import submit, wait_for_worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -31,7 +31,8 @@ from netbox_custom_scripts.execution.watchdog import RQ_GONE_GRACE
 from netbox_custom_scripts.jobs import RunWatchdogJob
 from netbox_custom_scripts.models import RunLogEntry, ScriptRun
 
-from .conftest import RedisServer, finished, logged, spawn_worker, stop_tree, submit, wait_for, wait_for_worker
+from ..utils import wait_for
+from .helpers import RedisServer, finished, logged, spawn_worker, stop_tree, submit, wait_for_worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -20,9 +20,19 @@ from netbox_custom_scripts.choices import RunStatusChoices
 from netbox_custom_scripts.execution import cancel_run
 from netbox_custom_scripts.models import ScriptRun
 
-from ..conftest import REPO
-from .conftest import FIXTURES, fingerprint, finished, log_messages, logged, submit
-from .test_interruptions import WRITES, assert_next_run_completes, busy, release
+from ..utils import REPO
+from .helpers import (
+    FIXTURES,
+    WRITES,
+    assert_next_run_completes,
+    busy,
+    fingerprint,
+    finished,
+    log_messages,
+    logged,
+    release,
+    submit,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -25,7 +25,7 @@ from netbox_custom_scripts.execution import sync_directory
 from netbox_custom_scripts.models import Schedule, Script, ScriptRun
 
 from ..utils import cli, make_user, token_header
-from .conftest import API, UI, make_run, register_fixture, snapshot
+from .helpers import API, UI, make_run, register_fixture, snapshot
 
 pytestmark = pytest.mark.django_db
 
@@ -33,9 +33,9 @@ GENERIC_SECRET_ERROR = 'Invalid value (not shown: the variable is secret).'
 
 
 @pytest.fixture
-def admin():
+def admin(admin):
     sync_directory()  # pages and the CLI sync the scripts directory: done up front, it changes nothing later
-    return make_user('bad-input-admin', is_superuser=True)
+    return admin
 
 
 @pytest.fixture
@@ -380,7 +380,7 @@ def test_a_refused_resume_changes_nothing(admin, api):
 
     from netbox_custom_scripts.execution import save_source
 
-    from ..conftest import REPO
+    from ..utils import REPO
 
     with open(os.path.join(REPO, 'tests', 'fixtures', 'governance', 'governance.py'), encoding='utf-8') as f:
         module = save_source('governance', f.read(), source='upload', file_path='custom_scripts/governance.py',

@@ -25,9 +25,8 @@ from netbox_custom_scripts.choices import ModuleSourceChoices, ModuleStatusChoic
 from netbox_custom_scripts.execution import register_data_file, register_upload
 from netbox_custom_scripts.models import ModuleRevision, ScriptModule
 
-from ..conftest import wait_for
-from ..utils import make_user, token_header
-from .conftest import API, UI
+from ..utils import make_user, token_header, wait_for
+from .helpers import API, UI
 
 pytestmark = pytest.mark.django_db
 

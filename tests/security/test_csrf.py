@@ -11,8 +11,8 @@ from django.db import transaction
 
 from netbox_custom_scripts.models import ScriptRun
 
-from .conftest import API, snapshot, ui_client
-from .test_permission_matrix import UI_MATRIX, plugin_pages
+from .helpers import API, snapshot, ui_client
+from .matrix import UI_MATRIX, plugin_pages
 
 pytestmark = pytest.mark.django_db
 

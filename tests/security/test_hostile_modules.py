@@ -37,10 +37,10 @@ from django.db.models import Q
 
 from netbox_custom_scripts.choices import ModuleSourceChoices, RunStatusChoices
 from netbox_custom_scripts.execution import get_script_class, loader, run_script_in_transaction, sync_directory
-from netbox_custom_scripts.models import ModuleRevision, Script, ScriptModule, ScriptRun
+from netbox_custom_scripts.models import ModuleRevision, Script, ScriptModule
 
-from ..conftest import wait_for
-from .conftest import API, SMALL_MODULE, UI, api_client, fixture_source, make_role_user, ui_client
+from ..utils import finished, make_user
+from .helpers import API, SMALL_MODULE, UI, api_client, fixture_source, ui_client
 
 MODULES = f'{API}/modules/'
 ADD = f'{UI}/modules/add/'
@@ -51,12 +51,7 @@ NAMESAKES = ('dcim', 'extras', 'extras.scripts', 'os', 'json', 'django', 'netbox
 
 @pytest.fixture
 def editor():
-    return make_role_user('sec-module-editor', (ScriptModule, ['view', 'add', 'change', 'delete']))
-
-
-@pytest.fixture
-def admin():
-    return make_role_user('sec-hostile-admin', is_superuser=True)
+    return make_user('sec-module-editor', (ScriptModule, ['view', 'add', 'change', 'delete']))
 
 
 @pytest.fixture
@@ -192,10 +187,6 @@ def test_namesakes_shadow_nothing_and_data_files_stay_confined_in_a_worker(rq_wo
     reader_run_id = response.json()['id']
     response = admin_api.post(f'{API}/scripts/basic.Hello/run/', {'data': {'who': 'after'}}, format='json')
     hello_run_id = response.json()['id']
-
-    def finished(run_id):
-        return wait_for(lambda: ScriptRun.objects.filter(pk=run_id, status__in=RunStatusChoices.TERMINAL).first(),
-                        timeout=60, message=f'run {run_id} to finish')
 
     for name, run_id in run_ids.items():
         run = finished(run_id)

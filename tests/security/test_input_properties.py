@@ -21,7 +21,7 @@ from netbox_custom_scripts.execution import sync_directory
 from netbox_custom_scripts.models import ScriptRun
 
 from ..utils import cli, make_user, token_header
-from .conftest import API, register_fixture
+from .helpers import API, register_fixture
 
 pytestmark = pytest.mark.django_db
 

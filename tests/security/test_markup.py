@@ -12,15 +12,10 @@ from netbox_custom_scripts.models import RunLogEntry
 from netbox_custom_scripts.scripting.log import safe_link
 from netbox_custom_scripts.testing import run_script_in_transaction
 
-from ..utils import make_user, token_header
-from .conftest import API, register_fixture
+from ..utils import token_header
+from .helpers import API, register_fixture
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def admin():
-    return make_user('markup-admin', is_superuser=True)
 
 
 def test_a_variable_description_is_sanitised(admin):

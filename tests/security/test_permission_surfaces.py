@@ -33,8 +33,8 @@ from netbox_custom_scripts.graphql.schema import CustomScriptsQuery
 from netbox_custom_scripts.management.commands.custom_scripts import EXIT_REFUSED, Command
 from netbox_custom_scripts.models import Schedule, Script, ScriptRun
 
-from ..utils import cli
-from .conftest import API, UI, api_client, make_role_user, make_run, snapshot, ui_client
+from ..utils import cli, make_user
+from .helpers import API, UI, api_client, make_run, snapshot, ui_client
 
 #
 # Buttons and menus
@@ -181,7 +181,7 @@ def test_a_runner_reruns_and_applies_their_own_run_over_the_api(world, action):
 def test_editing_someone_elses_schedule_does_not_run_as_its_owner(world, settings, through):
     plugin = dict(settings.PLUGINS_CONFIG['netbox_custom_scripts'], commit_requires_permission=True)
     settings.PLUGINS_CONFIG = {**settings.PLUGINS_CONFIG, 'netbox_custom_scripts': plugin}
-    planner = make_role_user('sec-planner', (Script, ['view', 'run'], {'class_name': 'Hello'}),
+    planner = make_user('sec-planner', (Script, ['view', 'run'], {'class_name': 'Hello'}),
                              (Schedule, ['view', 'change']))
     # Without the commit permission, the planner's own committed runs wait for approval.
     response = api_client(planner).post(f'{API}/scripts/basic.Hello/run/', {'data': {'who': 'x'}, 'commit': True},
@@ -337,7 +337,7 @@ def test_cli_does_what_the_user_may_and_refuses_the_rest(world):
     world.runs['runner_awaiting_2'] = make_run(world.hello, world.users['runner'], status='awaiting_approval',
                                                inputs={'who': 'approve me too'}, marker='awaiting-2',
                                                approval_requested=True)
-    inactive = make_role_user('sec-inactive', is_superuser=True)
+    inactive = make_user('sec-inactive', is_superuser=True)
     inactive.is_active = False
     inactive.save()
     problems = []

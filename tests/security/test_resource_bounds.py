@@ -11,7 +11,7 @@ from netbox_custom_scripts.models import RunLogEntry
 from netbox_custom_scripts.testing import run_script_in_transaction
 
 from ..utils import make_user
-from .conftest import register_fixture
+from .helpers import register_fixture
 
 pytestmark = pytest.mark.django_db
 
@@ -55,7 +55,7 @@ def test_a_huge_output_is_cut_and_lists_leave_it_out(settings):
     from rest_framework.test import APIClient
 
     from ..utils import token_header
-    from .conftest import API
+    from .helpers import API
 
     limit = settings.PLUGINS_CONFIG['netbox_custom_scripts']['max_output_size']
     admin = make_user('bounds-admin', is_superuser=True)
@@ -83,7 +83,7 @@ def test_long_inputs_are_summarised_in_lists(settings):
     from rest_framework.test import APIClient
 
     from ..utils import token_header
-    from .conftest import API
+    from .helpers import API
 
     module = register_fixture('long_inputs', 'every_type.py')
     namespace = {}

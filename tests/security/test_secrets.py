@@ -35,9 +35,8 @@ from netbox_custom_scripts.execution.secrets import unseal
 from netbox_custom_scripts.management.commands.custom_scripts import EXIT_REFUSED
 from netbox_custom_scripts.models import Script, ScriptRun
 
-from ..conftest import REPO, wait_for
-from ..utils import cli
-from .conftest import API, api_client, make_role_user, register_fixture, ui_client
+from ..utils import REPO, cli, finished, make_user
+from .helpers import API, api_client, register_fixture, ui_client
 
 PROBE = 'secret_probe.SecretProbe'
 
@@ -137,13 +136,6 @@ def worker_log():
         return b''
 
 
-def finished(run_id):
-    return wait_for(
-        lambda: ScriptRun.objects.filter(pk=run_id, status__in=RunStatusChoices.TERMINAL).first(),
-        timeout=60, message=f'run {run_id} to finish',
-    )
-
-
 def rq_job(run):
     import django_rq
     from rq.job import Job as RQJob
@@ -154,11 +146,6 @@ def rq_job(run):
 @pytest.fixture
 def probe():
     return register_fixture('secret_probe', 'secret_probe.py').scripts.get()
-
-
-@pytest.fixture
-def admin():
-    return make_role_user('sec-secret-admin', is_superuser=True)
 
 
 def assert_received(run, values, committed):
@@ -354,7 +341,7 @@ def test_invalid_api_and_cli_submissions_do_not_echo_secrets(probe, admin):
 
 @pytest.mark.django_db
 def test_a_rerun_asks_for_the_secrets_again(probe, admin):
-    from .conftest import make_run
+    from .helpers import make_run
 
     run = make_run(probe, admin, inputs={'label': 'again', 'password': SECRET_MASK, 'api_key': SECRET_MASK},
                    marker='again')
@@ -377,7 +364,7 @@ def test_find_leaks_sees_every_encoding():
 @pytest.mark.django_db
 def test_a_queued_job_carries_identities_only(probe, django_capture_on_commit_callbacks):
     # RQ keeps a failed job in Redis for a year: its payload must hold no password hash and no module source.
-    user = make_role_user('sec-payload-user', (Script, ['view', 'run']))
+    user = make_user('sec-payload-user', (Script, ['view', 'run']))
     user.set_password('a-password-whose-hash-must-not-travel')
     user.save()
     with django_capture_on_commit_callbacks(execute=True):  # the job reaches Redis when the run is committed
