@@ -370,8 +370,12 @@ class PtyProcess:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and self._read(deadline - time.monotonic()):
             pass
-        os.close(self.master)
-        return self.process.wait(timeout=max(deadline - time.monotonic(), 1))
+        # The terminal closes only once the command has exited: closing it first would hang it up (SIGHUP) while it
+        # is still exiting, and the exit status would be the signal's.
+        try:
+            return self.process.wait(timeout=max(deadline - time.monotonic(), 1))
+        finally:
+            os.close(self.master)
 
     def _read(self, timeout):
         ready, _, _ = select.select([self.master], [], [], max(timeout, 0))
