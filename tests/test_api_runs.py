@@ -228,3 +228,42 @@ def test_run_endpoints_ignore_list_filters(admin):
     run = submit_run(Script.objects.get(class_name='Hello'), user=admin, source='cli', immediate=True)
     response = client_for(admin).get(f'{API}/runs/{run.pk}/log/?q=Hello')
     assert response.status_code == 200 and response.json()['count'] == 1
+
+
+def test_a_schedule_without_commit_follows_commit_default_as_a_run_does(admin):
+    # basic.Hello keeps NetBox's commit_default (True), behaviours.CreateSites says False: the schedule endpoint and
+    # the run endpoint (interval) decide the same when the client does not say.
+    client = client_for(admin)
+    for script, expected in (('basic.Hello', True), ('behaviours.CreateSites', False)):
+        module, __, class_name = script.partition('.')
+        record = Script.objects.get(module__name=module, class_name=class_name)
+        created = client.post(f'{API}/schedules/', {'name': f'{script} hourly', 'script_id': record.pk,
+                                                     'interval': 60}, format='json')
+        assert created.status_code == 201, created.content
+        assert Schedule.objects.get(pk=created.json()['id']).commit is expected, script
+        response = client.post(f'{API}/scripts/{script}/run/', {'interval': 60}, format='json')
+        assert response.status_code == 201, response.content
+        assert ScriptRun.objects.get(pk=response.json()['id']).schedule.commit is expected, script
+
+
+def test_sync_without_a_scripts_directory_is_a_conflict_and_queues_nothing(admin, settings):
+    from core.models import Job
+
+    plugin = dict(settings.PLUGINS_CONFIG['netbox_custom_scripts'], scripts_dir=None)
+    settings.PLUGINS_CONFIG = {**settings.PLUGINS_CONFIG, 'netbox_custom_scripts': plugin}
+    jobs = Job.objects.count()
+    response = client_for(admin).post(f'{API}/modules/sync/')
+    assert response.status_code == 409, response.content
+    assert 'scripts_dir' in response.json()['detail'] and Job.objects.count() == jobs
+
+
+def test_a_rerun_takes_the_declared_run_options(admin):
+    client = client_for(admin)
+    first = client.post(f'{API}/scripts/basic.Hello/run/', {'schedule_at': (
+        timezone.now() + datetime.timedelta(hours=1)).isoformat()}, format='json')
+    assert first.status_code == 201, first.content
+    again = client.post(f'{API}/runs/{first.json()["id"]}/rerun/', {'notifications': 'never'}, format='json')
+    assert again.status_code == 201, again.content
+    assert ScriptRun.objects.get(pk=again.json()['id']).notifications == 'never'
+    bad = client.post(f'{API}/runs/{first.json()["id"]}/rerun/', {'notifications': 'sometimes'}, format='json')
+    assert bad.status_code == 400 and 'notifications' in bad.json()

@@ -89,3 +89,15 @@ class TestRunScript:
         make_user('carol', is_superuser=True)
         with pytest.raises(RunRefused, match="No script named 'basic.Nope'"):
             run_script('basic.Nope', user='carol')
+
+
+@pytest.mark.django_db(transaction=True)
+def test_run_script_takes_the_declared_run_options_and_refuses_others():
+    from netbox_custom_scripts.choices import NotificationChoices
+
+    sync_directory()
+    make_user('erin', is_superuser=True)
+    run = run_script('basic.Hello', user='erin', notifications=NotificationChoices.NEVER)
+    assert run.notifications == NotificationChoices.NEVER
+    with pytest.raises(TypeError):
+        run_script('basic.Hello', user='erin', notifcations='never')  # the typo
