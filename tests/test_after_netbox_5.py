@@ -99,7 +99,7 @@ for name, (source, data) in json.loads(sys.argv[1]).items():
         run = run_script(f'{name}.{class_name}', data=inputs, user='admin', commit=True)
         runs[f'{name}.{class_name}'] = {
             'status': run.status, 'output': run.output, 'error': run.error,
-            'log': [[line.level, line.message, line.test] for line in run.log_entries.order_by('pk')],
+            'log': [[line.level, line.message, line.test] for line in run.log_entries],
         }
 print(json.dumps({
     'modules': modules, 'runs': runs,

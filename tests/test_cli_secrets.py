@@ -27,7 +27,7 @@ from django.conf import settings
 from netbox_custom_scripts.choices import ModuleSourceChoices, RunStatusChoices
 from netbox_custom_scripts.execution import SECRET_MASK, save_source, upload_path
 from netbox_custom_scripts.management.commands.custom_scripts import EXIT_REFUSED
-from netbox_custom_scripts.models import RunLogEntry, Script, ScriptRun
+from netbox_custom_scripts.models import RunLogChunk, Script, ScriptRun
 
 from .utils import REPO, cli, make_user
 
@@ -89,7 +89,7 @@ def digest(value):
 
 def received(run):
     """What the script logged it received, by input name (the runner logs lines of its own too)."""
-    lines = run.log_entries.order_by('id').values_list('message', flat=True)
+    lines = [line.message for line in run.log_entries]
     return dict(line.split(' ', 1) for line in lines if line.split(' ', 1)[0] in PROMPTS)
 
 
@@ -100,7 +100,7 @@ def expected(password, api_key, otp='', pin='0000'):
 def assert_not_leaked(values, **outputs):
     """No secret value in the given outputs, nor in any run record, log line or job."""
     records = json.dumps([
-        list(ScriptRun.objects.values()), list(RunLogEntry.objects.values()), list(Job.objects.values()),
+        list(ScriptRun.objects.values()), list(RunLogChunk.objects.values()), list(Job.objects.values()),
     ], default=str)
     for value in values:
         for where, text in {**outputs, 'records': records}.items():

@@ -326,7 +326,7 @@ def run(style, full_name, user, data, commit=None):
 
 
 def log_of(run):
-    return [(line.level, line.message, line.object_repr, line.test) for line in run.log_entries.order_by('pk')]
+    return [(line.level, line.message, line.object_repr, line.test) for line in run.log_entries]
 
 
 def changes_of(run):

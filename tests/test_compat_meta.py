@@ -282,7 +282,7 @@ def test_a_legacy_report_module_runs_as_on_netbox(scripts_dir, admin):
     report = module.scripts.get(class_name='SiteReport')
     run = submit_run(report, user=admin, source=RunSourceChoices.CLI, immediate=True)
     assert run.status == RunStatusChoices.FAILED, run.error
-    failure = run.log_entries.get(level='failure')
+    (failure,) = [line for line in run.log_entries if line.level == 'failure']
     assert (failure.message, failure.object_repr, failure.test) == ('no region', 'No region', 'test_regions')
 
 

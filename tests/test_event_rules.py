@@ -99,7 +99,7 @@ def test_rule_runs_as_its_owner_and_records_who_triggered_it(rq_worker, wait, sc
     assert first.event['object_type'] == 'dcim.site' and first.event['object_id'] == site.pk
     assert first.event['snapshots']['prechange']['description'] == 'before'
     assert first.inputs == {'site': site.pk, 'note': 'from rule'}
-    messages = list(first.log_entries.values_list('message', flat=True))
+    messages = [line.message for line in first.log_entries]
     assert f'event object_updated on dcim.site #{site.pk}' in messages
     assert "description 'before' -> 'after'; site input Site A; note from rule" in messages
     site.refresh_from_db()

@@ -181,7 +181,7 @@ def test_a_failed_dry_run_is_not_submitted_for_approval(rq_worker, wait, scripts
     Site.objects.create(name='taken', slug='taken')
     run = settled(wait, submit(scripts['NeedsApproval'], people['requester'], site_name='taken'))
     assert run.status == RunStatusChoices.ERRORED
-    assert 'not submitted for approval' in ' '.join(run.log_entries.values_list('message', flat=True))
+    assert 'not submitted for approval' in ' '.join(line.message for line in run.log_entries)
 
 
 @NO_WORKER
@@ -304,7 +304,7 @@ def test_health_checks_run_the_tests_and_roll_back(rq_worker, wait, scripts, peo
     unhealthy = settled(wait, submit_run(scripts['Unhealthy'], user=people['requester'],
                                          source=RunSourceChoices.API, health_check=True))
     assert unhealthy.status == RunStatusChoices.FAILED
-    messages = list(unhealthy.log_entries.values_list('message', flat=True))
+    messages = [line.message for line in unhealthy.log_entries]
     assert 'test_a_asserts raised AssertionError: expected site is missing' in messages
     assert any(m.startswith('1 of 3 tests passed') and 'test_a_asserts, test_b_logs_failure' in m for m in messages)
     assert not Site.objects.exists()  # both scripts' tests wrote sites; all rolled back
@@ -323,7 +323,7 @@ def test_companion_module_tests(rq_worker, wait, scripts, people):
     # governance_tests.py holds CreateSiteTests: its test_* methods are CreateSite's tests.
     run = settled(wait, submit_run(scripts['CreateSite'], user=people['requester'], source=RunSourceChoices.API,
                                    health_check=True))
-    assert run.status == RunStatusChoices.COMPLETED, list(run.log_entries.values_list('message', flat=True))
+    assert run.status == RunStatusChoices.COMPLETED, [line.message for line in run.log_entries]
     assert 'governance_tests.CreateSiteTests.test_creates_the_site' in run.output
     assert Script.objects.get(class_name='CreateSite').health == HealthChoices.PASSING
     Site.objects.create(name='stale', slug='stale')
@@ -331,7 +331,7 @@ def test_companion_module_tests(rq_worker, wait, scripts, people):
                                    health_check=True))
     assert run.status == RunStatusChoices.FAILED
     assert 'test_sees_no_stale_site raised AssertionError: a stale site exists' in ' '.join(
-        run.log_entries.values_list('message', flat=True))
+        [line.message for line in run.log_entries])
     assert Script.objects.get(class_name='CreateSite').health == HealthChoices.FAILING
     assert list(Site.objects.values_list('slug', flat=True)) == ['stale']
     # A new revision of the module makes the old result stale.

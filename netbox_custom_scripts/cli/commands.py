@@ -92,7 +92,7 @@ def handle_show(console, run_id, follow, loglevel, **options):
         shown = run_summary(run)
         shown['log'] = [
             {'id': e.id, 'time': e.time, 'level': e.level, 'message': e.message, 'object': e.object_repr}
-            for e in run.log_entries.order_by('id')
+            for e in run.log_entries
         ]
         console.stdout.write(json.dumps(shown, indent=2, default=str))
         return

@@ -5,7 +5,7 @@ import threading
 import time
 
 from ..choices import ModuleSourceChoices, ModuleStatusChoices, RunStatusChoices
-from ..models import RunLogEntry, ScriptModule, ScriptRun
+from ..models import RunLog, ScriptModule, ScriptRun
 from ..scripting.log import LOG_LEVELS
 from .errors import EXIT_CODES, LOGLEVELS
 
@@ -80,18 +80,15 @@ class LogPrinter:
 
     def drain(self, run_id):
         while True:
-            entries = list(
-                RunLogEntry.objects.filter(run_id=run_id, id__gt=self.last_id).order_by('id')
-                .values_list('id', 'level', 'message', 'object_repr')[:1000]
-            )
-            if not entries:
+            lines = RunLog(run_id, after=self.last_id)[:1000]
+            if not lines:
                 return
-            for entry_id, level, message, object_repr in entries:
-                self.last_id = entry_id
-                if level in self.levels and not self.quiet:
+            for line in lines:
+                self.last_id = line.number
+                if line.level in self.levels and not self.quiet:
                     self._clear_progress()
-                    prefix = f'{object_repr}: ' if object_repr else ''
-                    self.console.stdout.write(f'[{level}] {prefix}{message}')
+                    prefix = f'{line.object_repr}: ' if line.object_repr else ''
+                    self.console.stdout.write(f'[{line.level}] {prefix}{line.message}')
 
     def show_progress(self, run):
         if self.quiet or not self.tty or not run.progress_total:

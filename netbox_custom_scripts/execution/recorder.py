@@ -3,15 +3,14 @@ Recording what a running script reports: log lines, progress, files, and the obj
 
 A script runs inside one database transaction, which a dry run or a failure rolls back. Its log must survive that
 and be visible while it runs, so the LiveRecorder writes from a thread of its own, on its own database connection
-(autocommit), in batches: appending a log line costs the script a list append, and 100,000 lines are written with
-a handful of COPY statements. The same thread keeps the run's heartbeat and notices a cancel request.
+(autocommit), in batches: appending a log line costs the script a list append, and 100,000 lines are written as
+200 rows of 500 lines each (models/run_log.py). The same thread keeps the run's heartbeat and notices a cancel request.
 
 The BufferedRecorder keeps everything in memory and writes it when the run is over, on the caller's connection:
 for runs inside a transaction someone else controls (the test helper), where a second connection could not see
 the run's row.
 """
 import logging
-import re
 import threading
 import time
 from collections import Counter
@@ -20,7 +19,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import DatabaseError, connection
 from django.utils import timezone
 
-from ..models import RunChange, RunFile, RunLogEntry, ScriptRun
+from ..models import RunChange, RunFile, RunLogChunk, ScriptRun, encode_log_chunks
 
 __all__ = (
     'BufferedRecorder',
@@ -28,21 +27,6 @@ __all__ = (
 )
 
 logger = logging.getLogger('netbox_custom_scripts.recorder')
-
-_LOG_COLUMNS = (
-    'run_id', 'level', 'time', 'message', 'object_type_id', 'object_id', 'object_repr', 'object_url', 'test',
-)
-
-
-# COPY text format: backslash, tab and line breaks are escaped; PostgreSQL text cannot hold NUL characters.
-_COPY_ESCAPES = str.maketrans({'\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r', '\x00': ''})
-_NEEDS_ESCAPE = re.compile('[\\\\\t\n\r\x00]')
-
-
-def _copy_escape(text):
-    # str.translate costs microseconds even when there is nothing to escape, which is almost always.
-    return text.translate(_COPY_ESCAPES) if _NEEDS_ESCAPE.search(text) else text
-
 
 class _Recording:
     """What a run has reported and not yet written."""
@@ -60,6 +44,7 @@ class _Recording:
         self._content_types = {}
         # What has been written so far; the final status update includes it (see outcome.finish_run)
         self.change_count = 0
+        self.next_line = 1
         self.progress_written = None
 
     # The reporter interface a Script talks to
@@ -109,26 +94,6 @@ class _Recording:
                 self._content_types[label] = None
         return self._content_types[label]
 
-    def _copy_text(self, entries, type_ids):
-        """The entries in COPY's text format, built in one go (per-row adaptation would cost more than the rest)."""
-        run_id = str(self.run_id)
-        rows = []
-        for entry in entries:
-            type_id = type_ids[entry.object_type]
-            rows.append('\t'.join((
-                run_id,
-                entry.level,
-                entry.time.isoformat(),
-                _copy_escape(entry.message),
-                '\\N' if type_id is None else str(type_id),
-                '\\N' if entry.object_id is None else str(entry.object_id),
-                _copy_escape(entry.object_repr[:200]),
-                _copy_escape(entry.object_url[:500]),
-                _copy_escape(entry.test[:100]),
-            )))
-        rows.append('')
-        return '\n'.join(rows)
-
     def _give_back(self, entries, files, changes, progress):
         """Put back what a failed write did not write, ahead of what was reported since."""
         with self._lock:
@@ -147,12 +112,9 @@ class _Recording:
         update = {}
         try:
             if entries:
-                # Resolve object types first: no other query may run on this connection while the COPY is open.
                 type_ids = {label: self._content_type_id(label) for label in {entry.object_type for entry in entries}}
-                with connection.cursor() as cursor:
-                    table = RunLogEntry._meta.db_table
-                    with cursor.cursor.copy(f'COPY {table} ({", ".join(_LOG_COLUMNS)}) FROM STDIN') as copy:
-                        copy.write(self._copy_text(entries, type_ids))
+                RunLogChunk.objects.bulk_create(encode_log_chunks(self.run_id, self.next_line, entries, type_ids))
+                self.next_line += len(entries)
                 entries = []
                 update['log_counts'] = counts
             while files:

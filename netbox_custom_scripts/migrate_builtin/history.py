@@ -1,6 +1,6 @@
 """
 History (`--history`): each finished built-in job becomes a read-only ScriptRun started from 'imported', with the
-job's status, user, times, log lines (RunLogEntry rows, report-style test logs with their test name), output and
+job's status, user, times, log lines (the run's log chunks, report-style test logs with their test name), output and
 error, and `imported_job_id` set to the job's ID (unique: a job is imported once). Stock NetBox keeps no inputs for
 a finished job, so imported runs have none; whether it committed is read from the job's own log ("Executing script
 (commit enabled)").
@@ -13,7 +13,8 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
 from ..choices import LogLevelChoices, RunSourceChoices, RunStatusChoices
-from ..models import RunLogEntry, Script, ScriptRun
+from ..models import Script, ScriptRun, write_log_lines
+from ..scripting.log import LogEntry
 
 __all__ = ('finished_jobs', 'import_jobs', 'plan_history')
 
@@ -101,13 +102,13 @@ def import_jobs(plan, job_ids):
             )
             lines = []
             for level, time, message, obj, url, test in _entries(job):
-                lines.append(RunLogEntry(
-                    run=run, level=level if level in LEVELS else LogLevelChoices.INFO,
+                lines.append(LogEntry(
+                    level=level if level in LEVELS else LogLevelChoices.INFO,
                     time=(parse_datetime(time) if isinstance(time, str) else None) or job.completed or job.created,
                     message='' if message is None else str(message), object_repr=str(obj or '')[:200],
                     object_url=str(url or '')[:500], test=str(test)[:100],
                 ))
-            RunLogEntry.objects.bulk_create(lines)
+            write_log_lines(run.pk, 1, lines)
             # The run's own dates are the job's, not the import's.
             ScriptRun.objects.filter(pk=run.pk).update(
                 created=job.created, log_counts=dict(Counter(line.level for line in lines)),

@@ -1,4 +1,5 @@
-"""What a run leaves behind besides its record: its log lines, the object changes it made (or would have), its files."""
+"""What a run leaves behind besides its record and its log (run_log.py): the object changes it made (or would have),
+its files."""
 
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
@@ -7,16 +8,11 @@ from django.utils.translation import gettext_lazy as _
 from utilities.querysets import RestrictedQuerySet
 from utilities.views import get_viewname
 
-from ..choices import (
-    ChangeActionChoices,
-    LogLevelChoices,
-)
-from ..scripting.log import safe_link
+from ..choices import ChangeActionChoices
 
 __all__ = (
     'RunChange',
     'RunFile',
-    'RunLogEntry',
 )
 
 
@@ -29,65 +25,6 @@ def object_url(object_type, object_id):
         return reverse(get_viewname(model), args=[object_id])
     except NoReverseMatch:
         return ''
-
-
-class RunLogEntry(models.Model):
-    """One line of a run's log, written as the script runs (outside its transaction)."""
-    id = models.BigAutoField(primary_key=True)
-    # Indexed by the composite indexes below, which serve every query (and cost less per line than more indexes).
-    run = models.ForeignKey(
-        to='netbox_custom_scripts.ScriptRun',
-        on_delete=models.CASCADE,
-        related_name='log_entries',
-        db_index=False,
-    )
-    level = models.CharField(max_length=10, choices=LogLevelChoices)
-    time = models.DateTimeField()
-    message = models.TextField()
-    object_type = models.ForeignKey(
-        to=ContentType,
-        on_delete=models.SET_NULL,
-        related_name='+',
-        blank=True,
-        null=True,
-        db_index=False,
-    )
-    object_id = models.PositiveBigIntegerField(blank=True, null=True)
-    object_repr = models.CharField(max_length=200, blank=True)
-    object_url = models.CharField(max_length=500, blank=True)
-    test = models.CharField(
-        max_length=100,
-        blank=True,
-        help_text=_('The test_* method that logged the line, for report-style scripts'),
-    )
-
-    objects = RestrictedQuerySet.as_manager()
-
-    class Meta:
-        ordering = ('run', 'id')
-        indexes = (
-            models.Index(fields=('run', 'id'), name='nbcs_log_run'),
-            models.Index(fields=('run', 'level', 'id'), name='nbcs_log_run_level'),
-        )
-        verbose_name = _('log entry')
-        verbose_name_plural = _('log entries')
-
-    def __str__(self):
-        return f'[{self.level}] {self.message[:50]}'
-
-    def get_level_color(self):
-        return LogLevelChoices.colors.get(self.level)
-
-    @property
-    def link_key(self):
-        return (self.object_type_id, self.object_id)
-
-    @property
-    def url(self):
-        """The related object's page: resolved when shown, not when logged (logging must stay cheap)."""
-        if self.object_url or self.object_type_id is None or self.object_id is None:
-            return safe_link(self.object_url)
-        return object_url(self.object_type, self.object_id)
 
 
 class RunChange(models.Model):

@@ -14,6 +14,7 @@ from ..choices import (
     RunSourceChoices,
     RunStatusChoices,
 )
+from .run_log import RunLog
 
 __all__ = (
     'ScriptRun',
@@ -260,6 +261,12 @@ class ScriptRun(NotificationsMixin, ChangeLoggedModel):
 
     def get_status_color(self):
         return RunStatusChoices.colors.get(self.status)
+
+    @property
+    def log_entries(self):
+        """The run's log lines, oldest first (a RunLog: iterate it, slice it, count() it, or filter it with RunLog's
+        arguments)."""
+        return RunLog(self.pk)
 
     @property
     def is_active(self):

@@ -4,7 +4,6 @@ from django.contrib import messages
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import Q
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
@@ -18,7 +17,7 @@ from ..choices import LogLevelChoices, RunSourceChoices
 from ..execution import InputError, RunRefused, approve_run, cancel_run, may_review, reject_run, rerun
 from ..forms import ScriptRunFilterForm
 from ..forms.errors import show_error
-from ..models import ScriptRun
+from ..models import RunLog, ScriptRun
 from ..scripting.log import LOG_LEVELS
 from ..text import is_whole_number
 
@@ -116,17 +115,14 @@ class ScriptRunLogView(RunLookupMixin, View):
 
     def get(self, request, pk):
         run = self.get_run(request, pk)
-        entries = run.log_entries.select_related('object_type')
         level = request.GET.get('level') or ''
-        if level in LOG_LEVELS:
-            entries = entries.filter(level__in=LOG_LEVELS[LOG_LEVELS.index(level):])
-        query = (request.GET.get('q') or '').replace('\x00', '').strip()  # PostgreSQL text holds no NUL
-        if query:
-            entries = entries.filter(Q(message__icontains=query) | Q(object_repr__icontains=query))
+        level = level if level in LOG_LEVELS else ''
+        query = (request.GET.get('q') or '').replace('\x00', '').strip()
+        entries = RunLog(run.pk, min_level=level, query=query)
         per_page = request.GET.get('per_page', '')
         per_page = min(int(per_page), MAX_LOG_PAGE_SIZE) if is_whole_number(per_page) else 0
         per_page = per_page or LOG_PAGE_SIZE
-        paginator = Paginator(entries.order_by('id'), per_page)
+        paginator = Paginator(entries, per_page)
         page_number = request.GET.get('page') or ('last' if run.is_active else 1)
         page = paginator.get_page(paginator.num_pages if page_number == 'last' else page_number)
         return render(request, 'netbox_custom_scripts/htmx/run_log.html', {

@@ -16,7 +16,7 @@ from django.conf import settings
 from django.db import connection
 
 from netbox_custom_scripts.choices import RunStatusChoices
-from netbox_custom_scripts.models import RunLogEntry
+from netbox_custom_scripts.models import RunLog
 
 from .. import utils
 from ..utils import descendants, start_worker, wait_for
@@ -68,14 +68,13 @@ def finished(run, timeout=120, job_settled=True):
 
 
 def log_messages(run):
-    return list(RunLogEntry.objects.filter(run_id=run.pk).order_by('pk').values_list('message', flat=True))
+    return [line.message for line in RunLog(run.pk)]
 
 
 def logged(run, prefix, timeout=60):
     """Wait for the run to log a line starting with `prefix`; returns that line."""
     return wait_for(
-        lambda: RunLogEntry.objects.filter(run_id=run.pk, message__startswith=prefix).values_list(
-            'message', flat=True).first(),
+        lambda: next((line.message for line in RunLog(run.pk) if line.message.startswith(prefix)), None),
         timeout=timeout, interval=0.1, message=f'run {run.pk} to log {prefix!r}',
     )
 

@@ -12,7 +12,7 @@ from dcim.models import Site
 from rq import Queue
 
 from netbox_custom_scripts.choices import RunStatusChoices
-from netbox_custom_scripts.models import RunLogEntry, ScriptRun
+from netbox_custom_scripts.models import RunLog, ScriptRun
 
 from ..utils import wait_for
 from .helpers import submit, wait_for_worker
@@ -46,9 +46,10 @@ def test_500_queued_runs_on_two_workers_run_exactly_once(rq_worker, redis_connec
 
     # One marker line per run, naming that run's tag; one site per tag.
     markers = collections.defaultdict(list)
-    for run_id, message in RunLogEntry.objects.filter(run_id__in=runs, message__startswith='marker ').values_list(
-            'run_id', 'message'):
-        markers[run_id].append(message.split())
+    for run_id in runs:
+        for line in RunLog(run_id, query='marker '):
+            if line.message.startswith('marker '):
+                markers[run_id].append(line.message.split())
     assert sorted(markers) == sorted(runs), 'runs without a marker line'
     duplicated = {run_id: lines for run_id, lines in markers.items() if len(lines) != 1}
     assert not duplicated, f'runs executed more than once: {duplicated}'

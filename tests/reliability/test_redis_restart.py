@@ -29,7 +29,7 @@ from rq.job import Job as RQJob
 from netbox_custom_scripts.choices import RunStatusChoices
 from netbox_custom_scripts.execution.watchdog import RQ_GONE_GRACE
 from netbox_custom_scripts.jobs import RunWatchdogJob
-from netbox_custom_scripts.models import RunLogEntry, ScriptRun
+from netbox_custom_scripts.models import RunLog, ScriptRun
 
 from ..utils import wait_for
 from .helpers import RedisServer, finished, logged, spawn_worker, stop_tree, submit, wait_for_worker
@@ -75,8 +75,8 @@ def queue_behind_a_running_run(admin, server, count=QUEUED, prefix='queued', sec
 
 
 def markers(run_ids):
-    return list(RunLogEntry.objects.filter(run_id__in=run_ids, message__startswith='marker ').values_list(
-        'run_id', 'message'))
+    return [(run_id, line.message) for run_id in run_ids for line in RunLog(run_id, query='marker ')
+            if line.message.startswith('marker ')]
 
 
 def assert_each_ran_once(queued):

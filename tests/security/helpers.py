@@ -29,12 +29,13 @@ from netbox_custom_scripts.models import (
     ModuleRevision,
     RunChange,
     RunFile,
-    RunLogEntry,
     Schedule,
     Script,
     ScriptModule,
     ScriptRun,
+    write_log_lines,
 )
+from netbox_custom_scripts.scripting.log import LogEntry
 
 from ..utils import make_user, token_header
 
@@ -113,7 +114,7 @@ def make_run(script, user, *, status=RunStatusChoices.COMPLETED, commit=False, i
         status=status, queue='default', started=now if status != RunStatusChoices.PENDING else None,
         completed=now if status in RunStatusChoices.TERMINAL else None, output=f'output {marker}', **fields,
     )
-    RunLogEntry.objects.create(run=run, level='info', time=now, message=f'log line {marker}')
+    write_log_lines(run.pk, 1, [LogEntry('info', f'log line {marker}', now)])
     RunChange.objects.create(run=run, time=now, action='create', object_repr=f'change {marker}',
                              postchange_data={'name': marker})
     RunFile.objects.create(run=run, name=f'{marker}.txt', content_type='text/plain', size=len(marker),

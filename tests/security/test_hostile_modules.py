@@ -125,7 +125,7 @@ def test_data_files_stay_inside_the_scripts_directory_in_a_real_run(data_tree, a
     script_class = get_script_class(Script.objects.get(module__name='reader'))
     run = run_script_in_transaction(script_class, {'paths': '\n'.join(allowed + refused)}, user=admin)
     assert run.status == RunStatusChoices.COMPLETED, (run.error, run.traceback)
-    log = list(run.log_entries.order_by('pk').values_list('message', flat=True))
+    log = [line.message for line in run.log_entries]
     for path in allowed:
         assert f'read {path!r}: {{"marker": "{markers["inside"]}"}}' in log, log
     for path in refused:
@@ -198,7 +198,7 @@ def test_namesakes_shadow_nothing_and_data_files_stay_confined_in_a_worker(rq_wo
             'namesake_shadowed': False,
         }, name
     reader = finished(reader_run_id)
-    log = [m for m in reader.log_entries.values_list('message', flat=True) if m.startswith(('read ', 'refused '))]
+    log = [m for m in (line.message for line in reader.log_entries) if m.startswith(('read ', 'refused '))]
     assert sorted(log) == sorted(f'refused {path!r}: PermissionError' for path in paths), log
     # A script of a directory module, run by the same worker after it imported all of the above.
     hello = finished(hello_run_id)

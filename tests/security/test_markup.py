@@ -8,7 +8,6 @@ import pytest
 from django.test import Client
 from rest_framework.test import APIClient
 
-from netbox_custom_scripts.models import RunLogEntry
 from netbox_custom_scripts.scripting.log import safe_link
 from netbox_custom_scripts.testing import run_script_in_transaction
 
@@ -34,7 +33,7 @@ def test_only_web_urls_become_links(admin):
     namespace = {}
     exec(module.current_revision.source_code, namespace)
     run = run_script_in_transaction(namespace['Links'], user=admin)
-    entries = {entry.object_repr: entry for entry in RunLogEntry.objects.filter(run=run)}
+    entries = {entry.object_repr: entry for entry in run.log_entries}
     unsafe, safe = namespace['UNSAFE_URLS'], namespace['SAFE_URLS']
     for index, url in enumerate(unsafe):
         assert entries[f'thing-{index}'].object_url == '' and entries[f'thing-{index}'].url == '', url

@@ -7,7 +7,6 @@ recorded (saying how much was left out), so neither the database nor the run's p
 import pytest
 from django.test import Client
 
-from netbox_custom_scripts.models import RunLogEntry
 from netbox_custom_scripts.testing import run_script_in_transaction
 
 from ..utils import make_user
@@ -27,7 +26,7 @@ def test_a_huge_log_line_is_cut_when_recorded(settings):
     limit = settings.PLUGINS_CONFIG['netbox_custom_scripts']['max_log_line_length']
     admin = make_user('bounds-admin', is_superuser=True)
     run = run_script_in_transaction(big_line_class(), {'size': 20 * 1024 * 1024}, user=admin)
-    lines = list(RunLogEntry.objects.filter(run=run).order_by('pk').values_list('message', flat=True))
+    lines = [line.message for line in run.log_entries]
     assert len(lines[0]) < limit + 200 and lines[0].startswith('x' * 100)
     assert f'{20 * 1024 * 1024 - limit} more characters cut' in lines[0]
     assert lines[1] == 'after'
@@ -41,7 +40,7 @@ def test_a_line_under_the_limit_is_kept_whole(settings):
     limit = settings.PLUGINS_CONFIG['netbox_custom_scripts']['max_log_line_length']
     admin = make_user('bounds-admin', is_superuser=True)
     run = run_script_in_transaction(big_line_class(), {'size': limit}, user=admin)
-    assert RunLogEntry.objects.filter(run=run).order_by('pk').first().message == 'x' * limit
+    assert run.log_entries.first().message == 'x' * limit
 
 
 def big_output_class():

@@ -151,7 +151,7 @@ def probe():
 def assert_received(run, values, committed):
     """The script got the values: its log has their digests, and a committed run created the site named by one."""
     assert run.status == RunStatusChoices.COMPLETED, (run.error, run.traceback)
-    messages = list(run.log_entries.values_list('message', flat=True))
+    messages = [line.message for line in run.log_entries]
     assert f'password sha256 {digest(values["password"])} length {len(values["password"])}' in messages, messages
     assert f'api_key sha256 {digest(values["api_key"])} length {len(values["api_key"])}' in messages, messages
     assert Site.objects.filter(name=f'probe-{digest(values["password"])}').exists() is committed

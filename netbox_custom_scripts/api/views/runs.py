@@ -1,4 +1,3 @@
-from django.db.models import Q
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -19,7 +18,7 @@ from ...execution import (
     reject_run,
     rerun,
 )
-from ...models import ScriptRun
+from ...models import RunLog, ScriptRun
 from ...scripting.log import LOG_LEVELS
 from ...text import is_whole_number
 from .. import serializers
@@ -74,19 +73,13 @@ class ScriptRunViewSet(PluginViewSetMixin, ActionPermissionMixin, drf_mixins.Des
     def log(self, request, pk):
         """The run's log lines, oldest first. Poll with `since=<last id seen>` to follow a running run."""
         run = self.get_object()
-        entries = run.log_entries.select_related('object_type').order_by('id')
         level = request.query_params.get('level')
-        if level:
-            if level not in LOG_LEVELS:
-                raise ValidationError({'level': [f'Must be one of {", ".join(LOG_LEVELS)}.']})
-            entries = entries.filter(level__in=LOG_LEVELS[LOG_LEVELS.index(level):])
+        if level and level not in LOG_LEVELS:
+            raise ValidationError({'level': [f'Must be one of {", ".join(LOG_LEVELS)}.']})
         since = request.query_params.get('since')
-        if since not in (None, ''):
-            if not is_whole_number(since):
-                raise ValidationError({'since': ['Must be a log line ID (a whole number).']})
-            entries = entries.filter(id__gt=int(since))
-        if query := (request.query_params.get('q') or '').strip():
-            entries = entries.filter(Q(message__icontains=query) | Q(object_repr__icontains=query))
+        if since not in (None, '') and not is_whole_number(since):
+            raise ValidationError({'since': ['Must be a log line ID (a whole number).']})
+        entries = RunLog(run.pk, min_level=level, query=request.query_params.get('q'), after=int(since or 0))
         return self._paginated(entries, serializers.RunLogEntrySerializer)
 
     @extend_schema(responses={200: serializers.RunChangeSerializer(many=True)})
