@@ -3,6 +3,7 @@ Starting one run: the checks every start passes (permission, inputs, timing, Met
 its job. submit() (submission.py) is the front door; schedules and approvals start their runs here.
 """
 import datetime
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -44,6 +45,8 @@ RELATED_FIELDS = ('script', 'revision', 'user', 'rerun_of', 'schedule', 'approva
 def check_run_permission(script, user):
     if user is None or not user.is_authenticated or not user.is_active:
         raise PermissionDenied(_('Runs need an active user.'))
+    if user.is_superuser:
+        return  # restrict() would not filter: the query could only say that the script exists
     if not Script.objects.restrict(user, 'run').filter(pk=script.pk).exists():
         raise PermissionDenied(_('{user} may not run the script {script}.').format(user=user, script=script.full_name))
 
@@ -149,9 +152,11 @@ def start_run(request, prepared=None):
     if request.immediate and transaction.get_connection().in_atomic_block:
         raise RunRefused(_('A run cannot execute in this process inside an open transaction; queue it instead.'))
     script = request.script
-    # The lock spans the commit, so two submissions cannot both pass the singleton check.
-    with advisory_lock(f'netbox_custom_scripts.script-{script.pk}'), transaction.atomic():
-        if script_options(prepared.script_class).singleton and not request.schedule_at:
+    singleton = script_options(prepared.script_class).singleton and not request.schedule_at
+    # The lock spans the commit, so two submissions cannot both pass the singleton check; other runs need none.
+    lock = advisory_lock(f'netbox_custom_scripts.script-{script.pk}') if singleton else nullcontext()
+    with lock, transaction.atomic():
+        if singleton:
             _check_singleton(script)
         run = _run_record(request, prepared)
         if not request.immediate:

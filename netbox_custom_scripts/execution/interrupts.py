@@ -177,7 +177,8 @@ class RunStopper:
         In the script's thread, after run() returned and right before the transaction commits (or a dry run rolls
         back): refuse to end as if nothing happened once the time limit passed or a cancel was requested.
         """
-        reason = self._reason(fresh=True)
+        # Asking the database costs a query; a dry run rolls back anyway, so the recorder's last look must do.
+        reason = self._reason(fresh=commit)
         with self._lock:
             if self.hard_stopped or reason == RunStatusChoices.CANCELLED:
                 raise RunCancelled()

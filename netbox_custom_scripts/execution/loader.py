@@ -388,6 +388,8 @@ def get_script_class(script, revision=None):
     """The Script class of a Script record, imported from `revision` (default: its module's current revision)."""
     module = script.module
     revision = revision or module.current_revision
+    if revision is not None and revision.module_id == module.pk:
+        revision.module = module  # the same row: no query for it in load_revision()
     if revision is None or not module.is_runnable:
         raise RunRefused(
             _('Module {module} cannot be loaded: {error}').format(module=module.name, error=module.error or '?')

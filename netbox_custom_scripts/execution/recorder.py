@@ -19,7 +19,8 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import DatabaseError, connection
 from django.utils import timezone
 
-from ..models import RunChange, RunFile, RunLogChunk, ScriptRun, encode_log_chunks
+from ..models import RunChange, RunFile, ScriptRun, encode_log_chunks, store_log_chunks
+from ..scripting.log import LOG_LEVELS
 
 __all__ = (
     'BufferedRecorder',
@@ -56,7 +57,6 @@ class _Recording:
                                            f'the line is longer than max_log_line_length]')
         with self._lock:
             self._entries.append(entry)
-            self.counts[entry.level] += 1
 
     def set_progress(self, done, total, message):
         with self._lock:
@@ -79,7 +79,7 @@ class _Recording:
 
     def _take(self):
         with self._lock:
-            taken = (self._entries, self._files, self._changes, self._progress, dict(self.counts))
+            taken = (self._entries, self._files, self._changes, self._progress)
             self._entries, self._files, self._changes, self._progress = [], [], [], None
         return taken
 
@@ -108,15 +108,18 @@ class _Recording:
         Write what was reported since the last write, on this thread's database connection. When the write fails
         (the connection was lost), what it did not write is given back for the next attempt.
         """
-        entries, files, changes, progress, counts = self._take()
+        entries, files, changes, progress = self._take()
         update = {}
         try:
             if entries:
                 type_ids = {label: self._content_type_id(label) for label in {entry.object_type for entry in entries}}
-                RunLogChunk.objects.bulk_create(encode_log_chunks(self.run_id, self.next_line, entries, type_ids))
+                chunks = encode_log_chunks(self.run_id, self.next_line, entries, type_ids)
+                store_log_chunks(chunks)
                 self.next_line += len(entries)
                 entries = []
-                update['log_counts'] = counts
+                for chunk in chunks:
+                    self.counts.update({level: count for level in LOG_LEVELS if (count := getattr(chunk, level))})
+                update['log_counts'] = dict(self.counts)
             while files:
                 name, content_type, data = files[0]
                 RunFile.objects.create(

@@ -72,8 +72,9 @@ def run_script(run, script_class, data, request, recorder, stopper=None):
                     value = script.run(data, commit)
                 if stopper is not None and stopper.transaction_replaced():
                     raise _TransactionEndedByScript()
-                changes = ObjectChange.objects.filter(request_id=request.id).order_by('pk')
-                recorder.record_changes([change_record(change) for change in changes])
+                if watcher.changes:  # read back: m2m changes update a change after the watcher saw it
+                    changes = ObjectChange.objects.filter(request_id=request.id).order_by('pk')
+                    recorder.record_changes([change_record(change) for change in changes])
                 output, output_format = _format_output(value)
                 status = RunStatusChoices.FAILED if script.failed else RunStatusChoices.COMPLETED
                 outcome = RunOutcome(status, output, output_format)

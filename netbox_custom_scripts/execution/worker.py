@@ -8,6 +8,7 @@ import traceback
 from core.choices import JobStatusChoices
 from core.exceptions import JobFailed
 from core.models import Job
+from core.signals import job_start
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from netbox.jobs import JobRunner
@@ -164,12 +165,18 @@ class RunScriptJob(JobRunner):
     @classmethod
     def handle(cls, job, *args, **kwargs):
         # RQ can deliver a job again after it ran (a Redis restored from an older snapshot), carrying the Job as it
-        # was queued: JobRunner.handle() would restart and re-terminate it. Only a Job still waiting is run.
-        if not Job.objects.filter(
+        # was queued: JobRunner.handle() would restart and re-terminate it. Only a Job still waiting is run. One
+        # conditional UPDATE both checks that and starts it (what Job.start() does with a full save, then its
+        # signal); JobRunner.handle() then leaves the started Job's start alone.
+        now = timezone.now()
+        started = Job.objects.filter(
             pk=job.pk, status__in=(JobStatusChoices.STATUS_PENDING, JobStatusChoices.STATUS_SCHEDULED)
-        ).exists():
+        ).update(status=JobStatusChoices.STATUS_RUNNING, started=now)
+        if not started:
             logger.warning('Job %s was delivered again after it started; leaving it as it is', job.pk)
             return
+        job.status, job.started = JobStatusChoices.STATUS_RUNNING, now
+        job_start.send(job)
         super().handle(job, *args, **kwargs)
 
     def run(self, run_id, sealed_secrets=None, files=None, request=None, job_timeout=None, cleaned_inputs=None,

@@ -30,6 +30,8 @@ class ScriptViewSet(PluginViewSetMixin, ActionPermissionMixin, NetBoxReadOnlyMod
     action_permissions = {'run': 'run', 'test': 'run'}
 
     def get_queryset(self):
+        if self.action in self.action_permissions:
+            return self.queryset  # run/test render a run, not the script: nothing of it to prefetch
         queryset = super().get_queryset()
         if self.action == 'list':
             queryset = queryset.listed_for(self.request.user)
