@@ -78,6 +78,11 @@ def _encoded_line(entry, type_id):
     return line
 
 
+def _storable(value):
+    """Text as PostgreSQL can store it: a lone surrogate (not valid UTF-8) becomes its escape, \\ud800."""
+    return value.encode('utf-8', 'backslashreplace').decode() if isinstance(value, str) else value
+
+
 def encode_log_chunks(run_id, first, entries, type_ids):
     """
     Unsaved RunLogChunks for `entries` (LogEntry tuples), numbered from line `first`. `type_ids` maps each entry's
@@ -94,8 +99,9 @@ def encode_log_chunks(run_id, first, entries, type_ids):
         text = json.dumps(lines, ensure_ascii=False, separators=(',', ':'))
         try:
             text.encode()
-        except UnicodeEncodeError:  # a lone surrogate, which PostgreSQL cannot store: JSON's escape can
-            text = json.dumps(lines, separators=(',', ':'))
+        except UnicodeEncodeError:  # a lone surrogate, which PostgreSQL text cannot hold: kept as its escape
+            text = json.dumps([[_storable(value) for value in line] for line in lines], ensure_ascii=False,
+                              separators=(',', ':'))
         chunks.append(RunLogChunk(
             run_id=run_id, first=first + start, size=len(batch), lines=text,
             **{level: counts[level] for level in LOG_LEVELS},
@@ -200,7 +206,7 @@ class RunLog:
     def __init__(self, run_id, min_level=None, query=None, after=0):
         self.run_id = run_id
         self.levels = LOG_LEVELS[_LEVEL_INDEX[min_level]:] if min_level in _LEVEL_INDEX else LOG_LEVELS
-        self.query = (query or '').replace('\x00', '').strip().casefold()
+        self.query = _storable((query or '').replace('\x00', '').strip()).casefold()
         self.after = after or 0
         self._table = None
         self._matches = None
