@@ -65,3 +65,32 @@ def test_unsafe_schemes_are_dropped(url):
 @pytest.mark.parametrize('url', ['https://example.com/a?b=c', 'http://example.com', '/dcim/sites/1/', 'x/y', '#top'])
 def test_web_and_relative_urls_are_kept(url):
     assert safe_link(url) == url
+
+
+def test_plain_log_lines_skip_markdown_and_render_exactly_as_markdown_would():
+    """
+    The log page renders most lines without Markdown (a plain line of words and punctuation is its own paragraph):
+    every line the shortcut takes must come out as Markdown and the sanitiser make it, and every line with a
+    character that could be markup must still go through them.
+    """
+    import random
+
+    from netbox.config import get_config
+    from utilities.html import clean_html
+
+    from netbox_custom_scripts.templatetags.custom_scripts import _converted, is_plain, script_markdown
+
+    rng = random.Random(7)
+    alphabet = "abcXYZ019 ,.:;=/()'\"?%@$+-_*`[]<>&#!~|\\\n\tü日"
+    samples = [''.join(rng.choice(alphabet) for _ in range(rng.randint(1, 12))) for _ in range(3000)]
+    samples += ['1. item', '- item', '+ item', '---', '===', '    code', 'trailing  ', '<script>x</script>',
+                '&amp;', 'a_b_', '**bold**', '[x](javascript:alert(1))', 'Created site ams-1 (id 5)']
+    shortcut = 0
+    for text in samples:
+        through_markdown = clean_html(_converted(text), get_config().ALLOWED_URL_SCHEMES)
+        assert str(script_markdown(text)) == (f'<p>{text}</p>' if is_plain(text) else through_markdown)
+        if is_plain(text):
+            shortcut += 1
+            assert through_markdown == f'<p>{text}</p>', text
+            assert not set(text) & set('_*`[]<>&#!~|\\\n\t')
+    assert shortcut > 100  # the shortcut is taken for real lines, not only in theory
