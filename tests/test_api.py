@@ -65,3 +65,25 @@ def test_filter_values_the_database_rejects_are_400_not_500():
     response = api_client(viewer).get(SCRIPTS_URL, {'last_updated': '0043-03-03T03:02:40+19:35'})
     assert response.status_code == 400
     assert 'database rejects' in response.json()['detail'][0]
+
+
+def test_tags_of_each_script_in_a_list_and_in_detail_with_one_query_per_page():
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from extras.models import Tag
+
+    viewer = make_user('viewer', (Script, ['view']))
+    sync_directory()
+    red, blue = Tag.objects.create(name='red', slug='red'), Tag.objects.create(name='blue', slug='blue')
+    hello, count = Script.objects.get(class_name='Hello'), Script.objects.get(class_name='Count')
+    hello.tags.add(red, blue)
+    count.tags.add(red)
+    client = api_client(viewer)
+    with CaptureQueriesContext(connection) as captured:
+        results = client.get(SCRIPTS_URL, {'limit': 1000}).json()['results']
+    tags = {item['full_name']: [tag['name'] for tag in item['tags']] for item in results}
+    assert tags['basic.Hello'] == ['blue', 'red'] and tags['basic.Count'] == ['red']
+    assert all(not names for full_name, names in tags.items() if full_name not in ('basic.Hello', 'basic.Count'))
+    assert sum('extras_taggeditem' in query['sql'] for query in captured.captured_queries) == 1
+    assert [tag['name'] for tag in client.get(f'{SCRIPTS_URL}{hello.pk}/').json()['tags']] == ['blue', 'red']
+    assert client.get(SCRIPTS_URL, {'tag': 'blue'}).json()['count'] == 1  # NetBox's tag filter still applies

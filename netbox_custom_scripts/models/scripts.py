@@ -125,6 +125,12 @@ class Script(JobsMixin, NetBoxModel):
         return HealthChoices.colors.get(self.health)
 
     @property
+    def listed_tags(self):
+        """The script's tags: as the API's list serializer attached them (one query per page), else queried."""
+        prefetched = getattr(self, '_prefetched_tags', None)
+        return prefetched if prefetched is not None else list(self.tags.all())
+
+    @property
     def full_name(self):
         """`module.Class`, the name used by the CLI, nbshell and the API."""
         return f'{self.module.name}.{self.class_name}'
