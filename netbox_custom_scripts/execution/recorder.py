@@ -52,11 +52,14 @@ class _Recording:
 
     def log(self, entry):
         if self.max_line_length and len(entry.message) > self.max_line_length:
-            cut = len(entry.message) - self.max_line_length
-            entry = entry._replace(message=f'{entry.message[:self.max_line_length]} [... {cut} more characters cut: '
-                                           f'the line is longer than max_log_line_length]')
+            entry = self._cut(entry)
         with self._lock:
             self._entries.append(entry)
+
+    def _cut(self, entry):
+        cut = len(entry.message) - self.max_line_length
+        return entry._replace(message=f'{entry.message[:self.max_line_length]} [... {cut} more characters cut: '
+                                      f'the line is longer than max_log_line_length]')
 
     def set_progress(self, done, total, message):
         with self._lock:
@@ -181,9 +184,13 @@ class LiveRecorder(_Recording):
         self._thread = threading.Thread(target=self._loop, name=f'custom-script-run-{run_id}', daemon=True)
 
     def log(self, entry):
-        super().log(entry)
-        if len(self._entries) >= self.batch_size:
-            self._wake.set()
+        # _Recording.log() inlined: this runs once per line the script logs.
+        if self.max_line_length and len(entry.message) > self.max_line_length:
+            entry = self._cut(entry)
+        with self._lock:
+            self._entries.append(entry)
+            if len(self._entries) >= self.batch_size:
+                self._wake.set()
 
     def start(self):
         self._thread.start()

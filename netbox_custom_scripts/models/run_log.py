@@ -8,6 +8,7 @@ database and matches the lines in Python.
 Lines are numbered from 1 in the order they were logged; the number is a line's ID in the API and the CLI.
 """
 import json
+from collections import Counter
 from datetime import UTC, datetime
 
 from django.contrib.contenttypes.models import ContentType
@@ -68,6 +69,10 @@ class RunLogChunk(models.Model):
         return f'{self.run_id}: lines {self.first}-{self.first + self.size - 1}'
 
 
+# A LogEntry's fields after level, message and time, for a line without an object or a test.
+_NO_EXTRAS = ('', '', '', None, '')
+
+
 def _encoded_line(entry, type_id):
     line = [entry.level, entry.time.isoformat(), entry.message]
     extras = (type_id, entry.object_id, entry.object_repr[:200], entry.object_url[:500], entry.test[:100])
@@ -91,11 +96,13 @@ def encode_log_chunks(run_id, first, entries, type_ids):
     chunks = []
     for start in range(0, len(entries), LOG_CHUNK_SIZE):
         batch = entries[start:start + LOG_CHUNK_SIZE]
-        counts = dict.fromkeys(LOG_LEVELS, 0)
-        lines = []
-        for entry in batch:
-            counts[entry.level] = counts.get(entry.level, 0) + 1
-            lines.append(_encoded_line(entry, type_ids.get(entry.object_type) if entry.object_type else None))
+        counts = Counter(entry[0] for entry in batch)
+        # Most lines carry no object or test: [level, time, message] straight from the tuple.
+        lines = [
+            [entry[0], entry[2].isoformat(), entry[1]] if entry[3:] == _NO_EXTRAS
+            else _encoded_line(entry, type_ids.get(entry.object_type) if entry.object_type else None)
+            for entry in batch
+        ]
         text = json.dumps(lines, ensure_ascii=False, separators=(',', ':'))
         try:
             text.encode()
@@ -104,7 +111,7 @@ def encode_log_chunks(run_id, first, entries, type_ids):
                               separators=(',', ':'))
         chunks.append(RunLogChunk(
             run_id=run_id, first=first + start, size=len(batch), lines=text,
-            **{level: counts[level] for level in LOG_LEVELS},
+            **{level: counts.get(level, 0) for level in LOG_LEVELS},
         ))
     return chunks
 

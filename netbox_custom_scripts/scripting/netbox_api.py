@@ -130,6 +130,12 @@ class NetBoxScriptAPI:
         Keep a logged line in `self.messages` (or, inside a test_* method, in that test's `log`) as NetBox does, so
         a script may return or inspect its own log (`return format(self.messages)`).
         """
+        if obj is None and not entry.test:
+            self.messages.append({
+                'time': entry.time.isoformat(), 'status': entry.level, 'message': entry.message, 'obj': None,
+                'url': None,
+            })
+            return
         url = _message_url(obj)
         object_repr = str(obj) if obj else None
         if entry.test:

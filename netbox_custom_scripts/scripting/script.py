@@ -225,13 +225,16 @@ class BaseScript(MetaOptions, NetBoxScriptAPI):
     # Logging, progress and files
 
     def _log(self, message, obj=None, level=LogLevel.INFO):
-        if self._current_test and level in self.tests[self._current_test]:
-            self.tests[self._current_test][level] += 1
+        # Runs once per line a script logs (100,000 lines are common): keep it lean.
+        test = self._current_test
+        if test and level in self.tests[test]:
+            self.tests[test][level] += 1
         if level == LogLevel.FAILURE:
             self.failed = True
         if message is None or message == '':
             return
-        message = str(message)
+        if type(message) is not str:
+            message = str(message)
         if obj is not None:
             meta = getattr(obj, '_meta', None)
             # A model instance is linked by type and ID (the page resolves its URL later: a script run from the CLI
@@ -246,7 +249,7 @@ class BaseScript(MetaOptions, NetBoxScriptAPI):
                 getattr(obj, 'pk', None) if meta else None, self._current_test or '',
             )
         else:
-            entry = LogEntry(level, message, timezone.now(), test=self._current_test or '')
+            entry = LogEntry._make((level, message, timezone.now(), '', '', '', None, test or ''))
         self._reporter.log(entry)
         self._remember_message(entry, obj)
 
