@@ -319,6 +319,7 @@ class Client:
         self.ui.post(f'{BASE}/login/', data={'username': 'bench', 'password': 'bench-password-1',
                                              'csrfmiddlewaretoken': csrf}, headers={'Referer': page.url})
         self._nsx_ids = {}
+        self._checked = set()
 
     def nsx_script(self, name):
         """netbox-scripts' Script row id for bench_basic.<name>."""
@@ -356,35 +357,49 @@ class Client:
                 return time.perf_counter() - start, pk
             time.sleep(0.02)
 
-    def timed_get(self, session, url, htmx=False):
+    def timed_get(self, session, url, htmx=False, lines=0):
+        """
+        One GET, timed. A redirect (to the login page, say) is an error; `lines`: the response must show at least
+        that many of LogMany's lines (checked once per URL, outside the timing).
+        """
         headers = {'HX-Request': 'true'} if htmx else {}
         start = time.perf_counter()
-        response = session.get(f'{BASE}{url}', headers=headers)
+        response = session.get(f'{BASE}{url}', headers=headers, allow_redirects=False)
         elapsed = time.perf_counter() - start
         response.raise_for_status()
+        if response.is_redirect:   # (the built-in's HTMX partial of a finished run answers 286: stop polling)
+            raise RuntimeError(f'GET {url}: {response.status_code} {response.headers.get("Location", "")}')
+        if lines and url not in self._checked:
+            shown = response.text.count('log line ')
+            if shown < lines:
+                raise RuntimeError(f'GET {url} shows {shown} log lines, not {lines} or more')
+            self._checked.add(url)
         return elapsed
 
-    def result_page(self, system, pk):
+    def result_page(self, system, pk, lines=25):
         """The run's result page as a browser loads it, with its first log page (seconds)."""
         if system == 'builtin':   # the page, then its two HTMX partials
             page = f'/extras/scripts/results/{pk}/'
             return (self.timed_get(self.ui, page) + self.timed_get(self.ui, page, htmx=True)
-                    + self.timed_get(self.ui, f'{page}?embedded=True&log=True&log_threshold=info', htmx=True))
+                    + self.timed_get(self.ui, f'{page}?embedded=True&log=True&log_threshold=info', htmx=True,
+                                     lines=lines))
         if system == 'netbox_scripts':   # one server-rendered page (a finished run does not poll)
             return self.timed_get(self.ui, f'/plugins/netbox-scripts/scripts/{self.nsx_script("LogMany")}'
-                                           f'/results/{pk}/')
+                                           f'/results/{pk}/', lines=lines)
         page = f'/plugins/custom-scripts/runs/{pk}/'   # the page, then its log partial
-        return self.timed_get(self.ui, page) + self.timed_get(self.ui, f'{page}log/', htmx=True)
+        return self.timed_get(self.ui, page) + self.timed_get(self.ui, f'{page}log/', htmx=True, lines=lines)
 
     def log_page(self, system, pk, per_page=1000):
         """One log page of `per_page` lines, as the page's own HTMX request fetches it (seconds)."""
         if system == 'builtin':
             return self.timed_get(self.ui, f'/extras/scripts/results/{pk}/?embedded=True&log=True&'
-                                           f'log_threshold=info&per_page={per_page}', htmx=True)
+                                           f'log_threshold=info&per_page={per_page}', htmx=True, lines=per_page)
         if system == 'netbox_scripts':   # its HTMX request returns the result body (run card + log table)
             return self.timed_get(self.ui, f'/plugins/netbox-scripts/scripts/{self.nsx_script("LogMany")}'
-                                           f'/results/{pk}/?log_threshold=info&per_page={per_page}', htmx=True)
-        return self.timed_get(self.ui, f'/plugins/custom-scripts/runs/{pk}/log/?per_page={per_page}', htmx=True)
+                                           f'/results/{pk}/?log_threshold=info&per_page={per_page}', htmx=True,
+                                  lines=per_page)
+        return self.timed_get(self.ui, f'/plugins/custom-scripts/runs/{pk}/log/?per_page={per_page}', htmx=True,
+                              lines=per_page)
 
 
 def run_time(system, pk):
@@ -503,7 +518,7 @@ class Bench:
         small = self.client.run('plugin', 'LogMany', {'count': 10})[1]
         small_times, big_times = [], []
         for _ in range(REPS):
-            small_times.append(self.client.result_page('plugin', small))
+            small_times.append(self.client.result_page('plugin', small, lines=10))
             big_times.append(self.client.result_page('plugin', self.log100k))
         ratio = median(big_times) / median(small_times)
         self.rows.append({'key': 'log_100k_vs_10', 'workload': ROWS['log_100k_vs_10'][0], 'unit': 'ratio',
