@@ -74,6 +74,18 @@ SCRIPTS_ROOT = os.path.join(_INSTANCE, 'scripts')
 REPORTS_ROOT = os.path.join(_INSTANCE, 'reports')
 MEDIA_ROOT = os.path.join(_INSTANCE, 'media')
 
+# NetBox Labs' netbox-scripts, which bench/ runs beside the plugin (NB_PLUGINS=netbox_custom_scripts,netbox_scripts):
+# its Script Project source needs a storage entry of its own, and its runtime cache stays in the instance directory.
+# Inert unless it is in PLUGINS.
+if 'netbox_scripts' in PLUGINS:
+    STORAGES = {
+        'netbox_scripts': {
+            'BACKEND': 'django.core.files.storage.FileSystemStorage',
+            'OPTIONS': {'location': os.path.join(_INSTANCE, 'nsx-storage')},
+        },
+    }
+    PLUGINS_CONFIG['netbox_scripts'] = {'runtime_cache_root': os.path.join(_INSTANCE, 'nsx-runtime-cache')}
+
 TIME_ZONE = 'UTC'
 CENSUS_REPORTING_ENABLED = False
 RELEASE_CHECK_URL = None

@@ -587,23 +587,53 @@ def collect_static():
         open(stamp, 'w').close()
 
 
+# The peer bench/ runs beside the plugin and NetBox's built-in scripts (installed into the venv when missing).
+NETBOX_SCRIPTS_VERSION = '0.0.1'
+
+
+def ensure_netbox_scripts():
+    out = capture([venv_bin('python'), '-c',
+                   'from importlib.metadata import version; print(version("netbox-scripts"))'])
+    if out.returncode == 0 and out.stdout.strip() == NETBOX_SCRIPTS_VERSION:
+        return
+    say(f'Installing netbox-scripts {NETBOX_SCRIPTS_VERSION} into {venv_dir()} (for the bench)')
+    run([venv_bin('python'), '-m', 'pip', 'install', '-q', '--disable-pip-version-check', '--no-deps',
+         f'netbox-scripts=={NETBOX_SCRIPTS_VERSION}'])
+
+
 def cmd_bench(_args):
-    """bench/run.py on an instance of its own: a fresh database, Redis databases 4/5, port 8002."""
-    template = bootstrap()
+    """
+    bench/run.py on an instance of its own: a fresh database, Redis databases 4/5, port 8002, with both this
+    plugin and netbox-scripts in PLUGINS (develop/configuration.py then adds its STORAGES entry).
+    """
+    # Cloned from the NetBox-only template, then migrated here: the bench database always has this checkout's
+    # plugin migrations (and netbox-scripts'), whatever another checkout left in the shared plugin template.
+    ensure_venv()
+    info = ensure_postgresql()
+    ensure_redis()
+    if base_template_name() not in info['databases']:
+        ensure_templates(info)
+    ensure_netbox_scripts()
     collect_static()
     root = os.path.join(INSTANCE, 'bench')
     os.makedirs(os.path.join(root, 'media'), exist_ok=True)
+    for name in ('nsx-storage', 'nsx-runtime-cache'):  # netbox-scripts' source storage and its runtime cache
+        shutil.rmtree(os.path.join(root, name), ignore_errors=True)
+        os.makedirs(os.path.join(root, name), mode=0o700)
     static = os.path.join(root, 'static')
     if not os.path.islink(static):
         shutil.rmtree(static, ignore_errors=True)
         os.symlink(os.path.join(INSTANCE, 'static'), static)
     database = env.get('NB_BENCH_DB_NAME', 'nbcs_bench')
-    say(f'Creating the bench database {database} from the template')
-    db_tool('clone', target=database, template=template)
+    say(f'Creating the bench database {database} from the NetBox template')
+    db_tool('clone', target=database, template=base_template_name())
     overrides = {
         'NETBOX_ROOT': root, 'NB_DB_NAME': database, 'NB_REDIS_TASKS_DB': '4', 'NB_REDIS_CACHING_DB': '5',
         'NBCS_SCRIPTS_DIR': os.path.join(root, 'scripts'), 'DJANGO_SETTINGS_MODULE': 'netbox.settings',
+        'NB_PLUGINS': 'netbox_custom_scripts,netbox_scripts', 'NB_BENCH_NSX_VERSION': NETBOX_SCRIPTS_VERSION,
     }
+    say('Applying the plugin and netbox-scripts migrations to it')
+    netbox('migrate', '--no-input', '--skip-checks', **overrides)
     bench_env = netbox_env(**overrides)
     run([venv_bin('python'), '-c', 'import django_rq, django; django.setup(); '
          'django_rq.get_connection("default").flushdb()'], env=bench_env, cwd=REPO)
