@@ -52,8 +52,8 @@ ROWS = {
     'cli': ('Trivial script from the CLI, whole process', 's', ('<=', 0.3, 'peers')),
     'ips_commit': ('CreateIPs 1000, commit on: run time', 's', ('<=', 0.9, 'peers')),
     'ips_dry': ('CreateIPs 1000, dry run: run time', 's', ('<=', 0.8, 'peers')),
-    'log10k_run': ('LogMany 10,000 lines: run time', 's', ('<=', 1.0, 'peers')),
-    'log100k_run': ('LogMany 100,000 lines: run time', 's', ('<=', 1.0, 'peers')),
+    'log10k_run': ('LogMany 10,000 lines: POST to completed, log written', 's', ('<=', 1.0, 'peers')),
+    'log100k_run': ('LogMany 100,000 lines: POST to completed, log written', 's', ('<=', 1.0, 'peers')),
     'log_first_page': ('10,000-line run: result page with its first log page', 's', ('<=', 0.5, 'peers')),
     'log_1000_page': ('10,000-line run: a 1000-line log page', 's', ('<=', 0.4, 'peers')),
     'log_100k_vs_10': ('Plugin run page, 100,000-line run over 10-line run', 'ratio', ('<=', 1.5, 'absolute')),
@@ -482,12 +482,18 @@ class Bench:
         self.row(key, self.interleaved(SLOW_REPS, once))
 
     def log_run(self, key, count):
-        last = {}
+        # Until the client sees the run completed, log included: the built-in (and netbox-scripts) stamp a job's
+        # `completed` before the save that writes its whole log as one JSON value, so their records' own times
+        # leave out what their log costs. Those record times are kept in the note.
+        last, records = {}, {system: [] for system in SYSTEMS}
 
         def once(system):
-            last[system] = self.client.run(system, 'LogMany', {'count': count})[1]
-            return run_time(system, last[system])
-        self.row(key, self.interleaved(SLOW_REPS, once))
+            elapsed, last[system] = self.client.run(system, 'LogMany', {'count': count})
+            records[system].append(run_time(system, last[system]))
+            return elapsed
+        self.row(key, self.interleaved(SLOW_REPS, once),
+                 note='API POST to completed as the client sees it; record times (started to completed), medians: '
+                      + ', '.join(f'{LABELS[s]} {median(records[s]):.3f} s' for s in SYSTEMS))
         return last
 
     def ensure_log10k(self):

@@ -181,6 +181,10 @@ class LiveRecorder(_Recording):
         self.error = None
         self._wake = threading.Event()
         self._stopping = threading.Event()
+        # Held by the thread while it works: stop() waits for a write in progress, not for the thread to end (a
+        # thread that never woke up to work exits by itself; joining it cost a short run milliseconds).
+        self._busy = threading.Lock()
+        self._worked = False
         self._thread = threading.Thread(target=self._loop, name=f'custom-script-run-{run_id}', daemon=True)
 
     def log(self, entry):
@@ -200,52 +204,62 @@ class LiveRecorder(_Recording):
         """End the thread and write the rest here, including what the thread could not write. Raises if that fails."""
         self._stopping.set()
         self._wake.set()
-        self._thread.join(timeout=300)
+        with self._busy:
+            worked = self._worked
+        if worked:
+            self._thread.join(timeout=300)  # it has a database connection of its own to close
         if self.stopper is not None and self.stopper.hard_stopped:
             return  # the run was recorded when it was stopped; what its script did since is not its record
         self._write(update_run=False)
 
     def _loop(self):
-        started = last_beat = last_tick = time.monotonic()
+        self._started = self._last_beat = self._last_tick = time.monotonic()
         failures = 0
         try:
             while True:
                 self._wake.wait(self.flush_interval)
                 self._wake.clear()
-                if self._stopping.is_set():
-                    return
-                now = time.monotonic()
-                beat = now - last_beat >= self.heartbeat_interval
-                try:
-                    if now - started >= self.flush_interval or len(self._entries) >= self.batch_size:
-                        self._write(heartbeat=beat)
-                    if beat:
-                        last_beat = now
-                        self._check_cancel()
-                    if self.on_tick and now - last_tick >= self.tick_interval:
-                        last_tick = now
-                        self.on_tick()
-                    if self.stopper is not None:
-                        self.stopper.check()
-                        if self.stopper.hard_stopped:
-                            return
-                    failures = 0
-                except DatabaseError:
-                    # The connection was lost (a failover, a terminated session): what was not written was given
-                    # back; the next attempt opens a new connection.
-                    failures += 1
-                    if failures >= self.max_failures:
-                        raise
-                    logger.warning('Recording run %s: database error, reconnecting', self.run_id, exc_info=True)
+                with self._busy:
+                    if self._stopping.is_set():
+                        return
+                    self._worked = True
                     try:
-                        connection.close()
+                        if self._work():
+                            return
+                        failures = 0
                     except DatabaseError:
-                        pass
+                        # The connection was lost (a failover, a terminated session): what was not written was
+                        # given back; the next attempt opens a new connection.
+                        failures += 1
+                        if failures >= self.max_failures:
+                            raise
+                        logger.warning('Recording run %s: database error, reconnecting', self.run_id, exc_info=True)
+                        try:
+                            connection.close()
+                        except DatabaseError:
+                            pass
         except Exception as exc:  # reported by stop(); the run must not hang on its recorder
             logger.exception('Recording run %s failed', self.run_id)
             self.error = exc
         finally:
             connection.close()
+
+    def _work(self):
+        """One wake of the thread: write, beat, look for a cancel, tick, ask the stopper. True: the run was stopped."""
+        now = time.monotonic()
+        beat = now - self._last_beat >= self.heartbeat_interval
+        if now - self._started >= self.flush_interval or len(self._entries) >= self.batch_size:
+            self._write(heartbeat=beat)
+        if beat:
+            self._last_beat = now
+            self._check_cancel()
+        if self.on_tick and now - self._last_tick >= self.tick_interval:
+            self._last_tick = now
+            self.on_tick()
+        if self.stopper is not None:
+            self.stopper.check()
+            return self.stopper.hard_stopped
+        return False
 
     def _check_cancel(self):
         if self.cancel_seen or self.on_cancel is None:
