@@ -13,7 +13,7 @@ the run's row.
 import logging
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 
 from django.contrib.contenttypes.models import ContentType
 from django.db import DatabaseError, connection
@@ -38,7 +38,9 @@ class _Recording:
         self.max_line_length = max_line_length
         self.counts = Counter()
         self._lock = threading.Lock()
-        self._entries = []
+        # Appended by the script's thread and taken by the writer's without a lock (a deque's append and popleft
+        # are atomic): logging a line costs the script one append.
+        self._entries = deque()
         self._files = []
         self._changes = []
         self._progress = None
@@ -53,8 +55,7 @@ class _Recording:
     def log(self, entry):
         if self.max_line_length and len(entry.message) > self.max_line_length:
             entry = self._cut(entry)
-        with self._lock:
-            self._entries.append(entry)
+        self._entries.append(entry)
 
     def _cut(self, entry):
         cut = len(entry.message) - self.max_line_length
@@ -82,8 +83,9 @@ class _Recording:
 
     def _take(self):
         with self._lock:
-            taken = (self._entries, self._files, self._changes, self._progress)
-            self._entries, self._files, self._changes, self._progress = [], [], [], None
+            entries = self._entries
+            taken = ([entries.popleft() for _ in range(len(entries))], self._files, self._changes, self._progress)
+            self._files, self._changes, self._progress = [], [], None
         return taken
 
     def _content_type_id(self, label):
@@ -100,7 +102,7 @@ class _Recording:
     def _give_back(self, entries, files, changes, progress):
         """Put back what a failed write did not write, ahead of what was reported since."""
         with self._lock:
-            self._entries[:0] = entries
+            self._entries.extendleft(reversed(entries))
             self._files[:0] = files
             self._changes[:0] = changes
             if self._progress is None:
@@ -191,10 +193,9 @@ class LiveRecorder(_Recording):
         # _Recording.log() inlined: this runs once per line the script logs.
         if self.max_line_length and len(entry.message) > self.max_line_length:
             entry = self._cut(entry)
-        with self._lock:
-            self._entries.append(entry)
-            if len(self._entries) >= self.batch_size:
-                self._wake.set()
+        self._entries.append(entry)
+        if len(self._entries) >= self.batch_size:
+            self._wake.set()
 
     def start(self):
         self._thread.start()

@@ -71,10 +71,11 @@ class RunLogChunk(models.Model):
 
 # A LogEntry's fields after level, message and time, for a line without an object or a test.
 _NO_EXTRAS = ('', '', '', None, '')
+_EXTRAS = slice(3, 8)
 
 
 def _encoded_line(entry, type_id):
-    line = [entry.level, entry.time.isoformat(), entry.message]
+    line = [entry.level, entry.iso_time, entry.message]
     extras = (type_id, entry.object_id, entry.object_repr[:200], entry.object_url[:500], entry.test[:100])
     if any(extras):
         line.extend(extras)
@@ -99,7 +100,7 @@ def encode_log_chunks(run_id, first, entries, type_ids):
         counts = Counter(entry[0] for entry in batch)
         # Most lines carry no object or test: [level, time, message] straight from the tuple.
         lines = [
-            [entry[0], entry[2].isoformat(), entry[1]] if entry[3:] == _NO_EXTRAS
+            [entry[0], entry[8] or entry[2].isoformat(), entry[1]] if entry[_EXTRAS] == _NO_EXTRAS
             else _encoded_line(entry, type_ids.get(entry.object_type) if entry.object_type else None)
             for entry in batch
         ]

@@ -41,3 +41,8 @@ class LogEntry(NamedTuple):
     object_type: str = ''  # "app_label.model" of the related object, if any
     object_id: int | None = None
     test: str = ''  # the test_* method that logged it, for report-style scripts
+    time_text: str = ''  # `time` in ISO 8601, when the script already formatted it (formatting costs a microsecond)
+
+    @property
+    def iso_time(self):
+        return self.time_text or self.time.isoformat()

@@ -132,7 +132,7 @@ class NetBoxScriptAPI:
         """
         if obj is None and not entry.test:
             self.messages.append({
-                'time': entry.time.isoformat(), 'status': entry.level, 'message': entry.message, 'obj': None,
+                'time': entry.iso_time, 'status': entry.level, 'message': entry.message, 'obj': None,
                 'url': None,
             })
             return

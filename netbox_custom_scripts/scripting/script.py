@@ -8,6 +8,7 @@ import logging
 import math
 import os
 import re
+from datetime import UTC, datetime
 
 import yaml
 from django.utils import timezone
@@ -249,7 +250,8 @@ class BaseScript(MetaOptions, NetBoxScriptAPI):
                 getattr(obj, 'pk', None) if meta else None, self._current_test or '',
             )
         else:
-            entry = LogEntry._make((level, message, timezone.now(), '', '', '', None, test or ''))
+            now = datetime.now(UTC)  # timezone.now() with USE_TZ, which NetBox always sets, less a settings lookup
+            entry = LogEntry._make((level, message, now, '', '', '', None, test or '', now.isoformat()))
         self._reporter.log(entry)
         self._remember_message(entry, obj)
 
