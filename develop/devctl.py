@@ -5,7 +5,7 @@ Bring up a development NetBox with the plugin, run the tests, stop what was star
     python3 develop/devctl.py demo     # (make demo)  NetBox + plugin + RQ worker on 127.0.0.1, admin user and token
     python3 develop/devctl.py test     # (make test)  the same bootstrap, then pytest
     python3 develop/devctl.py stop     # (make stop)  stop the demo's processes, by recorded PIDs
-    python3 develop/devctl.py bench    # (make bench) the plugin and NetBox's built-in scripts, side by side
+    python3 develop/devctl.py bench    # (make bench) the plugin, built-in scripts and netbox-scripts, side by side
     python3 develop/devctl.py env      # print the environment, for `eval "$(python3 develop/devctl.py env)"`
 
 Runs with any python3 >= 3.8 (it only orchestrates); NetBox itself runs in .venv on a Python >= 3.12 it finds.
