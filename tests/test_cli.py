@@ -145,3 +145,15 @@ def test_whole_process_does_not_load_urls_or_graphql(admin):
     assert 'Created proc-0' in result.stdout, result.stderr
     assert 'loaded: []' in result.stdout, result.stdout
     assert ScriptRun.objects.get().status == RunStatusChoices.COMPLETED
+
+
+def test_a_script_cannot_drive_the_terminal_with_its_log(admin):
+    """Control characters a script logs are printed as escapes: no colours, cursor moves or forged lines."""
+    who = 'x\x1b[2J\x1b[31mred\rover\n[failure] forged\x07\ttab'
+    status, out, _ = cli('run', 'basic.Hello', '--user', 'admin', '--data', json.dumps({'who': who}))
+    assert status == 0
+    line = next(line for line in out.splitlines() if line.startswith('[info] Hello'))
+    assert line == '[info] Hello, x\\x1b[2J\\x1b[31mred\\rover\\n[failure] forged\\x07\ttab!'
+    # The output (the script's text, printed with its line breaks) is escaped the same way otherwise.
+    assert '\x1b' not in out and '\r' not in out and '\x07' not in out
+    assert 'hello x\\x1b[2J\\x1b[31mred\\rover\n[failure] forged\\x07\ttab' in out

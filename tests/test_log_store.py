@@ -6,6 +6,7 @@ than the first page of a 10-line one. Text that JSON or COPY must escape comes b
 Logs written before the chunks (a row per line) are converted by the migration.
 """
 import random
+import re
 
 import pytest
 from django.core.management import call_command
@@ -195,3 +196,56 @@ def test_the_migration_keeps_logs_written_a_row_per_line(script, admin):
     assert (lines[2].object_repr, lines[2].object_url, lines[4].test) == ('obj', 'https://example.com/x', 'test_one')
     assert seen(RunLog(run.pk, min_level='failure')) == [(700, 'failure', 'old line 700')]
     assert RunLogChunk.objects.filter(run=run).count() == 3
+
+
+def test_case_is_ignored_the_same_whatever_else_the_chunk_holds(script, admin):
+    """The database narrows the chunks with ILIKE, Python matches the lines: a line matches or not on its own."""
+    now = timezone.now()
+    alone, mixed = new_run(script, admin), new_run(script, admin)
+    write_log_lines(alone.pk, 1, [LogEntry('info', 'Straße', now)])
+    write_log_lines(mixed.pk, 1, [LogEntry('info', 'Straße', now), LogEntry('info', 'class', now)])
+    for run in (alone, mixed):
+        assert [line.message for line in RunLog(run.pk, query='straße')] == ['Straße']
+        assert [line.message for line in RunLog(run.pk, query='STRASSE')] == []
+        assert [line.message for line in RunLog(run.pk, query='ß')] == ['Straße']
+        assert 'Straße' not in [line.message for line in RunLog(run.pk, query='ss')]
+    assert [line.message for line in RunLog(mixed.pk, query='SS')] == ['class']
+
+
+def test_the_log_page_numbers_lines_as_the_log_does_when_filtered(script, admin):
+    run = new_run(script, admin)
+    now = timezone.now()
+    write_log_lines(run.pk, 1, [LogEntry('failure' if n % 5 == 0 else 'info', f'n{n}', now) for n in range(1, 21)])
+    page = ui_client(admin).get(f'/plugins/custom-scripts/runs/{run.pk}/log/?level=failure&per_page=3',
+                                HTTP_HX_REQUEST='true').content.decode()
+    numbers = re.findall(r'<td class="text-muted">(\d+)</td>', page)
+    assert numbers == ['5', '10', '15']
+
+
+@pytest.mark.django_db(transaction=True)
+def test_long_lines_are_written_in_pieces_while_the_script_logs_and_a_fast_script_is_held_back(script, admin):
+    """
+    A script that logs long lines faster than the database takes them: the writer writes bounded pieces as they
+    come (each committed: live, and a crash loses at most the backlog), and the script waits once the backlog is
+    over its limit, so memory stays bounded.
+    """
+    from netbox_custom_scripts.execution.recorder import LiveRecorder
+
+    run = new_run(script, admin)
+    recorder = LiveRecorder(run.pk, backlog_chars=60_000)
+    recorder.batch_chars = 20_000
+    recorder.start()
+    stored_while_logging = []
+    try:
+        for n in range(300):
+            recorder.log(LogEntry('info', f'{n:04d}' + 'x' * 2_000, timezone.now()))
+            if n % 50 == 49:
+                stored_while_logging.append(RunLog(run.pk).count())
+            # Never more than the limit (and a line) waits in memory.
+            assert recorder._pending_chars <= 60_000 + 2_004
+    finally:
+        recorder.stop()
+    assert stored_while_logging[-1] >= 300 - 60_000 // 2_004 - 20_000 // 2_004 - 1, stored_while_logging
+    chunks = list(RunLogChunk.objects.filter(run=run).order_by('first').values_list('first', 'size'))
+    assert max(size for _, size in chunks) <= 20_000 // 2_004 + 1  # no write bigger than a batch
+    assert [line.message[:4] for line in RunLog(run.pk)] == [f'{n:04d}' for n in range(300)]

@@ -22,7 +22,7 @@ from ..models import Script, ScriptRun
 from .arguments import run_option_values
 from .errors import EXIT_REFUSED
 from .lookups import ask_for_secrets, get_run, get_script, get_user, read_data
-from .output import LogPrinter, finish, follow_run, run_summary, write_warnings
+from .output import LogPrinter, finish, follow_run, run_summary, terminal_safe, write_warnings
 
 
 def handle_list(console, **options):
@@ -104,7 +104,7 @@ def handle_show(console, run_id, follow, loglevel, **options):
     printer = LogPrinter(console, loglevel)
     printer.drain(run.pk)
     if run.output:
-        console.stdout.write(run.output)
+        console.stdout.write(terminal_safe(run.output, lines=True))
 
 
 def handle_rerun(console, run_id, user, data, commit, loglevel, **options):

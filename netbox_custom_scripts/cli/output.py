@@ -16,7 +16,7 @@ def finish(console, run, as_json):
         console.stdout.write(json.dumps(run_summary(run), indent=2, default=str))
     else:
         if run.output:
-            console.stdout.write(run.output)
+            console.stdout.write(terminal_safe(run.output, lines=True))
         line = f'Run #{run.pk}: {run.get_status_display()}'
         if run.error and run.status != RunStatusChoices.COMPLETED:
             line += f': {run.error}'
@@ -64,6 +64,22 @@ def write_warnings(console):
                     console.stderr.write(f'warning: {module.name}.{script.class_name}: {warning}')
 
 
+# Control characters in a script's text (ESC sequences, carriage returns, line breaks) are printed as escapes: a
+# script must not move the operator's cursor, recolour the terminal or print a line that looks like another one.
+_CONTROL_ESCAPES = {code: f'\\x{code:02x}' for code in (*range(0x20), *range(0x7f, 0xa0)) if code != 0x09}
+_CONTROL_ESCAPES.update({0x0a: '\\n', 0x0d: '\\r'})
+
+
+_OUTPUT_ESCAPES = {code: escape for code, escape in _CONTROL_ESCAPES.items() if code != 0x0a}
+
+
+def terminal_safe(text, lines=False):
+    """`text` with its control characters escaped; `lines`: line breaks kept (a run's output is text to print)."""
+    if text.isprintable():
+        return text
+    return text.translate(_OUTPUT_ESCAPES if lines else _CONTROL_ESCAPES)
+
+
 class LogPrinter:
     """Prints a run's log lines as they are written (by this process's recorder thread, or by a worker)."""
 
@@ -88,7 +104,7 @@ class LogPrinter:
                 if line.level in self.levels and not self.quiet:
                     self._clear_progress()
                     prefix = f'{line.object_repr}: ' if line.object_repr else ''
-                    self.console.stdout.write(f'[{line.level}] {prefix}{line.message}')
+                    self.console.stdout.write(f'[{line.level}] {terminal_safe(prefix)}{terminal_safe(line.message)}')
 
     def show_progress(self, run):
         if self.quiet or not self.tty or not run.progress_total:

@@ -29,8 +29,20 @@ __all__ = (
 
 logger = logging.getLogger('netbox_custom_scripts.recorder')
 
+# One write takes at most this many lines, or this much text: a backlog of long lines is written in pieces, each
+# committed, with the heartbeat, the cancel check and the stopper between them (one COPY of all of it could last
+# as long as the run, and a crash would lose all of it).
+BATCH_LINES = 5000
+BATCH_CHARS = 4_000_000
+# A script that logs faster than the database takes it waits once this much text is waiting to be written.
+BACKLOG_CHARS = 32_000_000
+
+
 class _Recording:
     """What a run has reported and not yet written."""
+
+    batch_size = BATCH_LINES
+    batch_chars = BATCH_CHARS
 
     def __init__(self, run_id, max_file_size=None, max_line_length=None):
         self.run_id = run_id
@@ -41,6 +53,9 @@ class _Recording:
         # Appended by the script's thread and taken by the writer's without a lock (a deque's append and popleft
         # are atomic): logging a line costs the script one append.
         self._entries = deque()
+        # Characters of the messages in _entries: added by the script's thread, taken off by the writer's (an
+        # estimate when the two race; it only decides when to write and when the script must wait).
+        self._pending_chars = 0
         self._files = []
         self._changes = []
         self._progress = None
@@ -56,6 +71,7 @@ class _Recording:
         if self.max_line_length and len(entry.message) > self.max_line_length:
             entry = self._cut(entry)
         self._entries.append(entry)
+        self._pending_chars += len(entry.message)
 
     def _cut(self, entry):
         cut = len(entry.message) - self.max_line_length
@@ -82,11 +98,24 @@ class _Recording:
             self._changes.extend(changes)
 
     def _take(self):
+        """What to write next: at most a batch of lines (see BATCH_LINES), and everything else reported."""
+        entries, pending, taken, chars = self._entries, len(self._entries), [], 0
+        while pending and len(taken) < self.batch_size and chars < self.batch_chars:
+            entry = entries.popleft()
+            taken.append(entry)
+            chars += len(entry.message)
+            pending -= 1
+        self._pending_chars = max(0, self._pending_chars - chars)
         with self._lock:
-            entries = self._entries
-            taken = ([entries.popleft() for _ in range(len(entries))], self._files, self._changes, self._progress)
+            rest = (self._files, self._changes, self._progress)
             self._files, self._changes, self._progress = [], [], None
-        return taken
+        return (taken, *rest)
+
+    def _write_all(self, update_run=False):
+        """Write everything reported, a batch at a time."""
+        self._write(update_run=update_run)
+        while self._entries:
+            self._write(update_run=update_run)
 
     def _content_type_id(self, label):
         if not label:
@@ -103,6 +132,7 @@ class _Recording:
         """Put back what a failed write did not write, ahead of what was reported since."""
         with self._lock:
             self._entries.extendleft(reversed(entries))
+            self._pending_chars += sum(len(entry.message) for entry in entries)
             self._files[:0] = files
             self._changes[:0] = changes
             if self._progress is None:
@@ -157,7 +187,7 @@ class BufferedRecorder(_Recording):
 
     def stop(self):
         """Write everything; the run's own row is left to the caller's final update."""
-        self._write(update_run=False)
+        self._write_all()
 
 
 class LiveRecorder(_Recording):
@@ -168,7 +198,8 @@ class LiveRecorder(_Recording):
     """
 
     def __init__(self, run_id, *, on_cancel=None, on_tick=None, max_file_size=None, max_line_length=None,
-                 flush_interval=0.2, heartbeat_interval=2.0, tick_interval=30.0, batch_size=5000, max_failures=10):
+                 flush_interval=0.2, heartbeat_interval=2.0, tick_interval=30.0, batch_size=BATCH_LINES,
+                 backlog_chars=BACKLOG_CHARS, max_failures=10):
         super().__init__(run_id, max_file_size=max_file_size, max_line_length=max_line_length)
         self.on_cancel = on_cancel
         self.on_tick = on_tick
@@ -176,6 +207,7 @@ class LiveRecorder(_Recording):
         self.heartbeat_interval = heartbeat_interval
         self.tick_interval = tick_interval
         self.batch_size = batch_size
+        self.backlog_chars = backlog_chars
         self.max_failures = max_failures
         self.cancel_seen = False
         # The runner's RunStopper (if any), asked on every wake whether the script must be stopped hard.
@@ -187,6 +219,7 @@ class LiveRecorder(_Recording):
         # thread that never woke up to work exits by itself; joining it cost a short run milliseconds).
         self._busy = threading.Lock()
         self._worked = False
+        self._written = threading.Event()  # set after each write: a script held back by a backlog goes on
         self._thread = threading.Thread(target=self._loop, name=f'custom-script-run-{run_id}', daemon=True)
 
     def log(self, entry):
@@ -194,8 +227,22 @@ class LiveRecorder(_Recording):
         if self.max_line_length and len(entry.message) > self.max_line_length:
             entry = self._cut(entry)
         self._entries.append(entry)
-        if len(self._entries) >= self.batch_size:
+        self._pending_chars += len(entry.message)
+        if len(self._entries) >= self.batch_size or self._pending_chars >= self.batch_chars:
             self._wake.set()
+            if self._pending_chars >= self.backlog_chars:
+                self._hold_back()
+
+    def _hold_back(self):
+        """
+        The script logs faster than the database takes it: it waits until the writer has caught up below the
+        backlog limit, so that memory stays bounded and the log stays close to live (and a crash loses little).
+        Never waits for a writer that has stopped.
+        """
+        while (self._pending_chars >= self.backlog_chars and self._thread.is_alive()
+               and not self._stopping.is_set() and self.error is None):
+            self._written.wait(0.5)
+            self._written.clear()
 
     def start(self):
         self._thread.start()
@@ -211,7 +258,7 @@ class LiveRecorder(_Recording):
             self._thread.join(timeout=300)  # it has a database connection of its own to close
         if self.stopper is not None and self.stopper.hard_stopped:
             return  # the run was recorded when it was stopped; what its script did since is not its record
-        self._write(update_run=False)
+        self._write_all()
 
     def _loop(self):
         self._started = self._last_beat = self._last_tick = time.monotonic()
@@ -249,8 +296,12 @@ class LiveRecorder(_Recording):
         """One wake of the thread: write, beat, look for a cancel, tick, ask the stopper. True: the run was stopped."""
         now = time.monotonic()
         beat = now - self._last_beat >= self.heartbeat_interval
-        if now - self._started >= self.flush_interval or len(self._entries) >= self.batch_size:
+        if (now - self._started >= self.flush_interval or len(self._entries) >= self.batch_size
+                or self._pending_chars >= self.batch_chars):
             self._write(heartbeat=beat)
+            self._written.set()
+            if len(self._entries) >= self.batch_size or self._pending_chars >= self.batch_chars:
+                self._wake.set()  # more than a batch is waiting: the next one right away
         if beat:
             self._last_beat = now
             self._check_cancel()

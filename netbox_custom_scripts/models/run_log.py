@@ -214,7 +214,11 @@ class RunLog:
     def __init__(self, run_id, min_level=None, query=None, after=0):
         self.run_id = run_id
         self.levels = LOG_LEVELS[_LEVEL_INDEX[min_level]:] if min_level in _LEVEL_INDEX else LOG_LEVELS
-        self.query = _storable((query or '').replace('\x00', '').strip()).casefold()
+        self.query = _storable((query or '').replace('\x00', '').strip())
+        # Case is ignored as PostgreSQL's ILIKE (which narrows the chunks) ignores it in every locale: for ASCII
+        # letters. A query with other letters is matched in Python alone, with Python's lowercase.
+        self._ascii_query = self.query.isascii()
+        self._needle = self.query.encode().lower() if self._ascii_query else self.query.lower()
         self.after = after or 0
         self._table = None
         self._matches = None
@@ -236,9 +240,14 @@ class RunLog:
         if len(self.levels) != len(LOG_LEVELS):
             lines = [line for line in lines if line.level in self.levels]
         if self.query:
-            lines = [line for line in lines if self.query in line.message.casefold()
-                     or self.query in line.object_repr.casefold()]
+            matches = self._matches_query
+            lines = [line for line in lines if matches(line.message) or matches(line.object_repr)]
         return lines
+
+    def _matches_query(self, text):
+        if self._ascii_query:
+            return self._needle in text.encode('utf-8', 'surrogatepass').lower()  # bytes.lower(): ASCII only
+        return self._needle in text.lower()
 
     def _read(self, firsts):
         rows = RunLogChunk.objects.filter(run_id=self.run_id, first__in=firsts).order_by('first')
@@ -263,8 +272,10 @@ class RunLog:
     def _searched(self):
         """Every wanted line (text search): the database narrows the chunks, Python matches the lines."""
         if self._matches is None:
-            needle = json.dumps(self.query, ensure_ascii=False)[1:-1]
-            rows = self._chunks().filter(lines__icontains=needle).values_list('first', 'lines')
+            chunks = self._chunks()
+            if self._ascii_query:
+                chunks = chunks.filter(lines__icontains=json.dumps(self.query)[1:-1])
+            rows = chunks.values_list('first', 'lines')
             self._matches = []
             for first, text in rows.iterator():
                 self._matches.extend(self._filtered(_decoded(first, text)))
