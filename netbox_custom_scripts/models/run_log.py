@@ -333,5 +333,5 @@ class RunLog:
         return lines[0] if lines else None
 
     def last(self):
-        lines = list(self)
-        return lines[-1] if lines else None
+        count = self.count()  # the counts, then the last chunk: not the whole log
+        return self[count - 1] if count else None
