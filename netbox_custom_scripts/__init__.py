@@ -62,6 +62,7 @@ class CustomScriptsConfig(PluginConfig):
 
         register_event_types()
         install_scripting_services()
+        execution.exempt_plugin_models()  # netbox-branching: runs, logs and schedules always stay in main
         jobs.schedule_directory_sync()
 
     @classmethod

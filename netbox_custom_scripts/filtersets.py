@@ -74,10 +74,15 @@ class ScriptRunFilterSet(BaseFilterSet):
     source = django_filters.MultipleChoiceFilter(choices=RunSourceChoices)
     created_after = django_filters.DateTimeFilter(field_name='created', lookup_expr='gte')
     created_before = django_filters.DateTimeFilter(field_name='created', lookup_expr='lte')
+    # netbox-branching: by branch ID or name; in_branch=false for the runs in main.
+    branch_id = django_filters.BaseInFilter(field_name='branch_id', label=_('Branch (ID)'))
+    branch = django_filters.BaseInFilter(field_name='branch_name', label=_('Branch (name)'))
+    in_branch = django_filters.BooleanFilter(field_name='branch_id', lookup_expr='isnull', exclude=True,
+                                             label=_('In a branch'))
 
     class Meta:
         model = ScriptRun
-        fields = ('id', 'script_name', 'commit', 'queue', 'request_id', 'schedule_id', 'rerun_of_id')
+        fields = ('id', 'script_name', 'commit', 'queue', 'request_id', 'schedule_id', 'rerun_of_id', 'branch_staged')
 
     def search(self, queryset, name, value):
         if not value.strip():

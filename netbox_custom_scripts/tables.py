@@ -60,15 +60,18 @@ class ScriptRunTable(NetBoxTable):
     created = columns.DateTimeColumn(verbose_name=_('Created'), timespec='seconds')
     started = columns.DateTimeColumn(verbose_name=_('Started'), timespec='seconds')
     completed = columns.DateTimeColumn(verbose_name=_('Completed'), timespec='seconds')
+    branch_name = tables.Column(verbose_name=_('Branch'))
     actions = columns.ActionsColumn(actions=('delete',))
 
     class Meta(NetBoxTable.Meta):
         model = ScriptRun
         fields = (
             'pk', 'id', 'script_name', 'status', 'commit', 'user', 'source', 'queue', 'created', 'scheduled_at',
-            'started', 'completed', 'change_count', 'error', 'content_hash',
+            'started', 'completed', 'change_count', 'error', 'content_hash', 'branch_name', 'branch_staged',
         )
-        default_columns = ('pk', 'id', 'script_name', 'status', 'commit', 'user', 'source', 'created', 'completed')
+        default_columns = (
+            'pk', 'id', 'script_name', 'status', 'commit', 'branch_name', 'user', 'source', 'created', 'completed',
+        )
 
 
 class ScheduleTable(NetBoxTable):
@@ -84,6 +87,8 @@ class ScheduleTable(NetBoxTable):
         model = Schedule
         fields = (
             'pk', 'id', 'name', 'script', 'user', 'enabled', 'commit', 'start_at', 'interval', 'cron', 'next_run_at',
-            'error', 'description', 'tags', 'created', 'last_updated',
+            'error', 'description', 'tags', 'created', 'last_updated', 'branch_name',
         )
-        default_columns = ('pk', 'name', 'script', 'user', 'enabled', 'commit', 'interval', 'cron', 'next_run_at')
+        default_columns = (
+            'pk', 'name', 'script', 'user', 'enabled', 'commit', 'branch_name', 'interval', 'cron', 'next_run_at',
+        )

@@ -46,6 +46,10 @@ def add_arguments(parser):
                      help='Queue the run for an RQ worker instead of running it in this process')
     run.add_argument('--wait', action='store_true', help='With --background: follow the log until it ends')
     run.add_argument('--json', action='store_true', help='Print the finished run as JSON instead of the log')
+    placement = run.add_mutually_exclusive_group()
+    placement.add_argument('--branch', metavar='NAME', help='netbox-branching: run inside this branch (name or ID)')
+    placement.add_argument('--new-branch', metavar='NAME', dest='new_branch',
+                           help='netbox-branching: create this branch, and commit the changes there for review')
     add_run_options(run)
 
     show = commands.add_parser('show', help='Show a run and its log')

@@ -59,11 +59,13 @@ def handle_run(console, script, user, data, commit, loglevel, schedule_at, backg
         data = ask_for_secrets(script, user, data)
     queued = background or when is not None
     as_json = options.get('json')
+    # netbox-branching: a command line has no active branch; it runs in main unless told.
+    placement = {'branch': options.get('branch') or None, 'new_branch': options.get('new_branch') or ''}
 
     if queued:
         run = submit(RunRequest(
             script=script, user=user, data=data, commit=commit, source=RunSourceChoices.CLI, schedule_at=when,
-            **run_option_values(options),
+            **placement, **run_option_values(options),
         ))
         if not wait:
             console.stderr.write(f'Queued run #{run.pk} ({run.get_status_display().lower()}).')
@@ -76,7 +78,7 @@ def handle_run(console, script, user, data, commit, loglevel, schedule_at, backg
         try:
             run = submit(RunRequest(
                 script=script, user=user, data=data, commit=commit, source=RunSourceChoices.CLI, immediate=True,
-                on_created=printer.start, **run_option_values(options),
+                on_created=printer.start, **placement, **run_option_values(options),
             ))
         finally:
             printer.stop()

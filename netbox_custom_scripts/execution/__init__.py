@@ -7,6 +7,8 @@ Starting runs: build a RunRequest and submit() it. submit_run() and rerun() are 
 """
 from . import receivers  # noqa: F401  (connects every signal receiver of the plugin, once)
 from .approvals import approve_run, may_review, reject_run
+from .branches import branch_url, current_branch, exempt_plugin_models, find_branch, merge_url
+from .branches import installed as branching_installed
 from .changes import change_logging
 from .dispatch import cancel_run, check_run_permission, record_refused_run
 from .errors import InputError, PermissionDenied, RateLimited, RunRefused
@@ -33,9 +35,16 @@ from .loader import (
 from .policy import check_unattended_commit
 from .python_api import run_script, run_script_in_transaction
 from .queueing import enqueue_directory_sync, enqueue_job, enqueue_revision_activation, identity_only
-from .request import RunOption, RunRequest, resolve_commit, run_options
+from .request import ACTIVE_BRANCH, RunOption, RunRequest, resolve_commit, run_options
 from .rule_owners import RUN_SCRIPT_ACTION, rule_owner, saving_user
-from .schedules import check_schedule_settings, create_schedule, pause_schedule, resume_schedule, update_schedule
+from .schedules import (
+    check_schedule_settings,
+    create_schedule,
+    pause_schedule,
+    resume_schedule,
+    schedule_branch,
+    update_schedule,
+)
 from .sources.data_file import activate_pending_revision, prepare_data_file, register_data_file
 from .sources.directory import clear_fingerprints, sync_directory
 from .sources.names import upload_path
@@ -47,6 +56,7 @@ from .watchdog import reap_stale_runs
 from .worker import ActivateRevisionJob, RunScriptJob, SyncModulesJob, set_in_process_hard_stop
 
 __all__ = (
+    'ACTIVE_BRANCH',
     'ActivateRevisionJob',
     'InputError',
     'ModuleLoadError',
@@ -64,6 +74,8 @@ __all__ = (
     'activate_pending_revision',
     'approve_run',
     'authoriser',
+    'branch_url',
+    'branching_installed',
     'build_form',
     'cancel_run',
     'change_logging',
@@ -75,9 +87,12 @@ __all__ = (
     'clear_caches',
     'companion_tests',
     'create_schedule',
+    'current_branch',
+    'exempt_plugin_models',
     'enqueue_directory_sync',
     'enqueue_job',
     'enqueue_revision_activation',
+    'find_branch',
     'forget',
     'form_initial_from_inputs',
     'get_script_class',
@@ -85,6 +100,7 @@ __all__ = (
     'identity_only',
     'import_module_source',
     'may_change',
+    'merge_url',
     'may_review',
     'pause_schedule',
     'pending_sources',
@@ -105,6 +121,7 @@ __all__ = (
     'run_script_in_transaction',
     'save_source',
     'saving_user',
+    'schedule_branch',
     'secret_field',
     'set_in_process_hard_stop',
     'submit',

@@ -106,7 +106,7 @@ def approve_run(run, user, comment='', *, http_request=None):
         # Run as the requester, with their (re-checked) permission and their stored inputs.
         committed = start_run(RunRequest(
             script=script, user=run.user, data=run.inputs, commit=True, source=run.source, http_request=http_request,
-            notifications=run.notifications, queue=run.queue, approval_of=run,
+            notifications=run.notifications, queue=run.queue, approval_of=run, branch=run.branch_id,
         ))
     _notify(run, run.user, RUN_APPROVED)
     return committed

@@ -17,6 +17,7 @@ from netbox.registry import registry
 from utilities.request import NetBoxFakeRequest, copy_safe_request
 
 from ..choices import ChangeActionChoices
+from .branches import BRANCH_HEADER, BRANCH_QUERY_PARAMETER
 from .inputs import SECRET_MASK
 
 __all__ = (
@@ -49,9 +50,12 @@ def capture_request(http_request, secret_fields=()):
     # The run form is posted back to its own URL, which may pre-fill inputs (?password=...): secret ones go, from the
     # query, the query string and the referring URL alike.
     get = safe.GET.copy()
-    for name in secret_fields:
+    for name in (*secret_fields, BRANCH_QUERY_PARAMETER):
         get.pop(name, None)
     meta = dict(safe.META)
+    # The branch the run executes in is the one its record names (worker.py): netbox-branching must not pick
+    # another from the copied request when NetBox's request processors run around the script.
+    meta.pop('HTTP_' + BRANCH_HEADER.upper().replace('-', '_'), None)
     if 'QUERY_STRING' in meta:
         meta['QUERY_STRING'] = get.urlencode()
     if 'HTTP_REFERER' in meta:

@@ -19,6 +19,7 @@ from ..scripting.definition import check_run_options
 from ..scripting.meta import script_options, secret_variable_names
 from ..scripting.script import report_test_names
 from ..scripting.variables import FileVar
+from .branches import check_branch, current_branch, find_branch, inside, new_branch, save_new_branch
 from .changes import change_logging
 from .errors import InputError, RunRefused
 from .health import companion_tests
@@ -26,7 +27,7 @@ from .inputs import SECRET_MASK, ValidatedInputs, validate_inputs
 from .loader import get_script_class
 from .policy import RunPlan, apply_policy
 from .queueing import enqueue_run
-from .request import resolve_commit
+from .request import ACTIVE_BRANCH, resolve_commit
 
 __all__ = (
     'as_repeat',
@@ -101,6 +102,27 @@ class PreparedRun:
     commit: bool
     notifications: str
     plan: RunPlan
+    branch: object = None   # the netbox-branching Branch it executes in (None: main)
+    staged: bool = False    # `branch` is new (not saved yet): the run provisions it and commits there
+
+
+def run_branch(request):
+    """
+    (branch, staged): where the run of `request` executes. A health check runs in main: its tests are rolled back
+    in main's transaction, which a branch's connection is not part of.
+    """
+    if request.new_branch:
+        if request.health_check:
+            raise InputError({'new_branch': [_("A run of the script's tests cannot stage changes in a branch.")]})
+        return new_branch(request.new_branch, request.user), True
+    if request.branch is ACTIVE_BRANCH:
+        branch = None if request.health_check else current_branch()
+    else:
+        branch = find_branch(request.branch)
+    if branch is not None and request.health_check:
+        raise InputError({'branch': [_("A run of the script's tests executes in main, not in a branch.")]})
+    check_branch(branch, request.user)
+    return branch, False
 
 
 def prepare(request):
@@ -114,12 +136,15 @@ def prepare(request):
     if not script.is_active:
         raise RunRefused(_('Script {name} no longer exists in its module.').format(name=script.full_name))
     script_class = get_script_class(script)
+    branch, staged = run_branch(request)
     if request.health_check:
         if not report_test_names(script_class) and not companion_tests(script):
             raise RunRefused(_('{name} has no tests (test_* methods) to run.').format(name=script.full_name))
         inputs = ValidatedInputs(cleaned={}, stored={})
     else:
-        inputs = validate_inputs(script_class, request.data, request.files, user=request.user)
+        # Objects the inputs name are looked up where the run executes (a new branch starts as a copy of main).
+        with inside(None if staged else branch):
+            inputs = validate_inputs(script_class, request.data, request.files, user=request.user)
     check_schedule(script_class, request.schedule_at, request.interval, request.cron, inputs.secrets)
     # Options through script_options(): a variable may be named `commit_default` or `singleton`, as on NetBox.
     options = script_options(script_class)
@@ -131,14 +156,22 @@ def prepare(request):
             name=script.full_name, problems=' '.join(exc.messages)
         ))
     commit = False if request.health_check else resolve_commit(request.commit, options.commit_default)
+    if staged:
+        commit = True  # committed inside its new branch; main sees nothing until the branch is merged
     plan = apply_policy(
         script, script_class, user=request.user, source=request.source, commit=commit, queue=request.queue or None,
         # A health check never writes: no policy to apply.
         approved=request.approval_of is not None or request.health_check,
     )
+    if plan.approval and staged:
+        raise RunRefused(_(
+            'Committed runs of {name} need approval, so they cannot stage changes in a new branch: request approval '
+            'of a run in main, or in an existing branch.'
+        ).format(name=script.full_name))
     if plan.approval:
         _check_approval_request(script_class, inputs, request)
-    return PreparedRun(script_class, inputs, commit, request.notifications or options.notifications_default, plan)
+    return PreparedRun(script_class, inputs, commit, request.notifications or options.notifications_default, plan,
+                       branch=branch, staged=staged)
 
 
 def start_run(request, prepared=None):
@@ -181,7 +214,10 @@ def _check_singleton(script):
 
 
 def _run_record(request, prepared):
-    script, plan = request.script, prepared.plan
+    script, plan, branch = request.script, prepared.plan, prepared.branch
+    if prepared.staged:
+        with change_logging(request.user):
+            save_new_branch(branch)
     run = ScriptRun(
         script=script,
         script_name=script.full_name,
@@ -203,6 +239,9 @@ def _run_record(request, prepared):
         rerun_of=request.rerun_of or request.approval_of,
         schedule=request.schedule,
         event=request.event,
+        branch_id=branch.pk if branch is not None else None,
+        branch_name=branch.name if branch is not None else '',
+        branch_staged=prepared.staged,
     )
     # The related objects were just loaded or checked here, and the database enforces the constraints: skip a
     # query per foreign key, unique field and constraint.
@@ -253,6 +292,9 @@ def as_repeat(request):
         raise RunRefused(_(
             'Run #{run} was imported from built-in scripts, which keep no inputs of finished jobs: start a new run '
             'instead.').format(run=run.pk))
+    if request.branch is ACTIVE_BRANCH and not request.new_branch:
+        # A re-run executes where the earlier run did (its branch, or main), whichever branch is active now.
+        request = request.but(branch=run.branch_id)
     if run.health_check:
         if request.commit:
             raise RunRefused(_("Run #{run} ran the script's tests; there is nothing to apply.").format(run=run.pk))

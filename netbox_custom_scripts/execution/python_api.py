@@ -16,7 +16,7 @@ from .errors import RunRefused
 from .inputs import validate_inputs
 from .outcome import finish_run
 from .recorder import BufferedRecorder
-from .request import RunRequest, run_options
+from .request import ACTIVE_BRANCH, RunRequest, run_options
 from .runner import run_script as execute
 from .submission import submit
 
@@ -44,7 +44,8 @@ def _script(reference):
         raise RunRefused(str(exc))
 
 
-def run_script(script, data=None, *, user, commit=None, files=None, background=False, schedule_at=None, **options):
+def run_script(script, data=None, *, user, commit=None, files=None, background=False, schedule_at=None,
+               branch=ACTIVE_BRANCH, new_branch='', **options):
     """
     Run a script ('module.Class' or a Script record) as `user` (a User or a username), from nbshell or Python code:
 
@@ -55,6 +56,8 @@ def run_script(script, data=None, *, user, commit=None, files=None, background=F
     for an RQ worker and returned pending. Permissions and input validation are the same as everywhere else, and so
     is a run without `commit`: it does what the script's Meta.commit_default says. The declared run options
     (`notifications=...`, see RunRequest) are taken as keyword arguments, as every door takes them.
+    netbox-branching: `branch=` runs it inside a branch (a Branch, its name or ID; None: main; left out: the branch
+    active here, if any), `new_branch='name'` stages its changes in a new branch.
     """
     unknown = sorted(set(options) - {name for name, __ in run_options()})
     if unknown:
@@ -62,7 +65,7 @@ def run_script(script, data=None, *, user, commit=None, files=None, background=F
     return submit(RunRequest(
         script=_script(script), user=_user(user), data=data or {}, files=files or {},
         commit=commit, source=RunSourceChoices.NBSHELL, schedule_at=schedule_at,
-        immediate=not (background or schedule_at), **options,
+        immediate=not (background or schedule_at), branch=branch, new_branch=new_branch, **options,
     ))
 
 

@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from ..choices import NotificationChoices
 
 __all__ = (
+    'ACTIVE_BRANCH',
     'RunOption',
     'RunRequest',
     'resolve_commit',
@@ -19,6 +20,16 @@ __all__ = (
 )
 
 _RUN_OPTION = 'run_option'
+
+
+class _ActiveBranch:
+    """RunRequest.branch when the door does not say: the branch active where the request is submitted."""
+
+    def __repr__(self):
+        return 'ACTIVE_BRANCH'
+
+
+ACTIVE_BRANCH = _ActiveBranch()
 
 
 @dataclass(frozen=True)
@@ -77,6 +88,11 @@ class RunRequest:
     schedule: Any = None                          # the Schedule this run is an occurrence of
     event: dict | None = None                     # the event that triggered it (event-rule runs)
     health_check: bool = False                    # run the script's tests, always rolled back
+    # netbox-branching (execution/branches.py): the branch the run executes in - a Branch, its ID, name or schema
+    # ID; None for main; ACTIVE_BRANCH (not said) for the branch active where the request is submitted (the web
+    # session's, the API request's X-NetBox-Branch, the triggering change's for an event rule).
+    branch: Any = ACTIVE_BRANCH
+    new_branch: str = ''                          # stage in a new branch of this name: provision it, commit there
 
     @property
     def recurring(self):

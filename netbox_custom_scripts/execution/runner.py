@@ -9,9 +9,10 @@ back. A dry run, AbortScript, an uncaught exception, a timeout or a cancel roll 
 import json
 import logging
 import traceback
+from contextlib import ExitStack
 
 from core.models import ObjectChange
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, transaction
 from django.utils.translation import gettext as _
 from rq.timeouts import JobTimeoutException
 
@@ -47,11 +48,20 @@ def _format_output(value):
     return str(value), 'text'
 
 
-def run_script(run, script_class, data, request, recorder, stopper=None):
+def _atomic(databases):
+    """One transaction per database the script writes to (main, and a netbox-branching branch's connection)."""
+    stack = ExitStack()
+    for alias in databases:
+        stack.enter_context(transaction.atomic(using=alias))
+    return stack
+
+
+def run_script(run, script_class, data, request, recorder, stopper=None, databases=(DEFAULT_DB_ALIAS,)):
     """
     Execute the script of `run` with cleaned `data`. Returns a RunOutcome; never raises for anything the script
     does. Inside a caller's transaction (the test helper) the run's transaction is a savepoint of it. With a
     RunStopper, a run past its time limit or cancelled never commits, and one that will not stop is stopped hard.
+    `databases`: the connections the run's transaction spans (a run in a branch writes through the branch's).
     """
     script = script_class()
     script.request = request
@@ -65,7 +75,7 @@ def run_script(run, script_class, data, request, recorder, stopper=None):
 
     try:
         with cancel_signal(recorder, stopper), watcher, change_tracking(request, commit):
-            with transaction.atomic():
+            with _atomic(databases):
                 if stopper is not None:
                     stopper.note_transaction_start()
                 with cancel_interrupted_query():

@@ -9,13 +9,15 @@ import logging
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from ..choices import RunSourceChoices, RunStatusChoices
 from ..cron import next_cron_time
 from ..models import Schedule, ScriptRun
 from ..scripting.meta import script_options
+from .branches import check_branch, find_branch, inside
 from .dispatch import cancel_run, check_run_permission, check_schedule, start_run
-from .errors import RunRefused
+from .errors import InputError, RunRefused
 from .inputs import validate_inputs
 from .loader import get_script_class
 from .policy import check_unattended_commit
@@ -55,7 +57,7 @@ def schedule_next_run(schedule, after=None):
     run = start_run(RunRequest(
         script=schedule.script, user=schedule.user, data=schedule.inputs, commit=schedule.commit,
         source=RunSourceChoices.SCHEDULE, schedule_at=when, notifications=schedule.notifications, schedule=schedule,
-        health_check=schedule.health_check,
+        health_check=schedule.health_check, branch=schedule.branch_id,
     ))
     Schedule.objects.filter(pk=schedule.pk).update(next_run_at=when or now, job=run.job)
     return run
@@ -80,15 +82,32 @@ def check_schedule_settings(script, user, inputs, start_at, interval, cron, heal
     return validated.stored
 
 
+def schedule_branch(reference, user):
+    """The branch a schedule's runs execute in (a Branch, name or ID; empty: main), checked as `user`."""
+    branch = find_branch(reference)
+    check_branch(branch, user)
+    return branch
+
+
+def _set_branch(schedule, branch):
+    schedule.branch_id = branch.pk if branch is not None else None
+    schedule.branch_name = branch.name if branch is not None else ''
+
+
 def create_schedule(script, *, user, inputs=None, commit=None, start_at=None, interval=None, cron='', name=None,
-                    description='', notifications=None, health_check=False):
+                    description='', notifications=None, health_check=False, branch=None):
     """
     Create a schedule (its inputs validated as a run's would be) and queue its first run. Without `commit`, its runs
-    commit as the script's Meta.commit_default says (request.resolve_commit(), as every run).
+    commit as the script's Meta.commit_default says (request.resolve_commit(), as every run). `branch`: the
+    netbox-branching branch its runs execute in (None: main).
     """
     options = script_options(get_script_class(script))
     commit = resolve_commit(commit, options.commit_default)
-    stored = check_schedule_settings(script, user, inputs or {}, start_at, interval, cron, health_check, commit)
+    branch = schedule_branch(branch, user)
+    if branch is not None and health_check:
+        raise InputError({'branch': [_("A run of the script's tests executes in main, not in a branch.")]})
+    with inside(branch):
+        stored = check_schedule_settings(script, user, inputs or {}, start_at, interval, cron, health_check, commit)
     with transaction.atomic():
         schedule = Schedule(
             name=(name or f'{script.name} ({f"every {interval} min" if interval else cron or "once"})')[:200],
@@ -96,6 +115,7 @@ def create_schedule(script, *, user, inputs=None, commit=None, start_at=None, in
             interval=interval, cron=cron or '', description=description, health_check=health_check,
             notifications=notifications or options.notifications_default,
         )
+        _set_branch(schedule, branch)
         schedule.full_clean()
         schedule.save()
         schedule_next_run(schedule)
@@ -109,13 +129,18 @@ def update_schedule(schedule, user, **changes):
     runs as `user`: whoever decides what a schedule runs answers for it, with their own permissions and policy (its
     owner's would let an editor commit, or act, as the owner).
     """
+    branch = schedule_branch(changes.pop('branch', schedule.branch_id), user)
     for key, value in changes.items():
         setattr(schedule, key, value)
     schedule.user = user
-    stored = check_schedule_settings(
-        schedule.script, user, schedule.inputs, schedule.start_at, schedule.interval, schedule.cron,
-        schedule.health_check, schedule.commit,
-    )
+    if branch is not None and schedule.health_check:
+        raise InputError({'branch': [_("A run of the script's tests executes in main, not in a branch.")]})
+    _set_branch(schedule, branch)
+    with inside(branch):
+        stored = check_schedule_settings(
+            schedule.script, user, schedule.inputs, schedule.start_at, schedule.interval, schedule.cron,
+            schedule.health_check, schedule.commit,
+        )
     schedule.inputs = stored
     with transaction.atomic():
         schedule.full_clean()
@@ -146,10 +171,12 @@ def resume_schedule(schedule, user):
     the user resuming it answers for it, with their own permissions (checked now, with its inputs).
     """
     schedule.refresh_from_db()
-    stored = check_schedule_settings(
-        schedule.script, user, schedule.inputs, schedule.start_at, schedule.interval, schedule.cron,
-        schedule.health_check, schedule.commit,
-    )
+    branch = schedule_branch(schedule.branch_id, user)
+    with inside(branch):
+        stored = check_schedule_settings(
+            schedule.script, user, schedule.inputs, schedule.start_at, schedule.interval, schedule.cron,
+            schedule.health_check, schedule.commit,
+        )
     with transaction.atomic():  # a next run that cannot be queued leaves the schedule paused and unchanged
         schedule.snapshot()
         schedule.enabled, schedule.error, schedule.user, schedule.inputs = True, '', user, stored

@@ -3,7 +3,10 @@ submit(): the front door through which every run starts, whatever its kind. An a
 hands it over; the kind of run follows from the request: a re-run, a schedule (interval or cron), or one run -
 now, later, in this process, a health check, an approval request or an approved commit (dispatch.start_run()).
 """
+from django.utils.translation import gettext as _
+
 from .dispatch import as_repeat, prepare, start_run
+from .errors import InputError
 from .schedules import create_schedule
 
 __all__ = (
@@ -26,9 +29,13 @@ def submit(request):
 
 def _start_schedule(request):
     prepared = prepare(request)
+    if prepared.staged:
+        raise InputError({'new_branch': [
+            _('A schedule cannot stage its runs in a new branch; choose an existing one.')
+        ]})
     schedule = create_schedule(
         request.script, user=request.user, inputs=request.data or {}, commit=prepared.commit,
         start_at=request.schedule_at, interval=request.interval, cron=request.cron,
-        notifications=prepared.notifications, health_check=request.health_check,
+        notifications=prepared.notifications, health_check=request.health_check, branch=prepared.branch,
     )
     return schedule.runs.order_by('-pk').first()

@@ -17,6 +17,7 @@ from netbox.plugins import get_plugin_config
 from ..choices import LogLevelChoices, RunSourceChoices, RunStatusChoices
 from ..models import ScriptModule, ScriptRun
 from ..scripting.meta import script_options, secret_variable_names
+from .branches import connection_aliases, inside, provision, run_branch
 from .changes import build_run_request
 from .errors import InputError, RunRefused
 from .health import run_health_check
@@ -107,10 +108,21 @@ def execute_queued_run(run_id, job, *, sealed_secrets=None, files=None, request=
             with enforced_time_limit(timeout):
                 outcome = run_health_check(run, script_class, _run_request(run, request), recorder, stopper)
             return finish_run(run, outcome, recorder)
-        data = cleaned_inputs if cleaned_inputs is not None else _revalidated(run, script_class, sealed_secrets, files)
-        http_request = _run_request(run, request)
-        with enforced_time_limit(timeout):
-            outcome = run_script(run, script_class, data, http_request, recorder, stopper)
+        branch = run_branch(run)
+        if run.branch_staged and branch.status == 'new':
+            log_line(recorder, LogLevelChoices.INFO, _('Provisioning branch {branch}').format(branch=branch.name))
+            provision(branch, run.user)
+        with inside(branch):
+            data = cleaned_inputs if cleaned_inputs is not None else _revalidated(
+                run, script_class, sealed_secrets, files)
+            http_request = _run_request(run, request)
+            with enforced_time_limit(timeout):
+                outcome = run_script(run, script_class, data, http_request, recorder, stopper,
+                                     databases=connection_aliases(branch))
+        if branch is not None and outcome.status == RunStatusChoices.COMPLETED:
+            log_line(recorder, LogLevelChoices.INFO, (
+                _('Changes committed in branch {branch}: review and merge them there.') if run.commit else
+                _('Dry run in branch {branch}.')).format(branch=branch.name))
         if run.approval_requested and outcome.status == RunStatusChoices.COMPLETED:
             log_line(recorder, LogLevelChoices.INFO,
                      _('The changes above wait for approval; nothing was committed yet.'))

@@ -53,6 +53,7 @@ class ScriptRunFilterForm(NetBoxModelFilterSetForm):
     fieldsets = (
         FieldSet('q', 'filter_id'),
         FieldSet('script_id', 'user_id', 'status', 'commit', 'source', name=_('Run')),
+        FieldSet('in_branch', 'branch', name=_('Branch')),
         FieldSet('created_after', 'created_before', name=_('Created')),
     )
     script_id = DynamicModelMultipleChoiceField(queryset=Script.objects.all(), required=False, label=_('Script'))
@@ -62,6 +63,10 @@ class ScriptRunFilterForm(NetBoxModelFilterSetForm):
     commit = forms.NullBooleanField(
         label=_('Commit'), required=False, widget=forms.Select(choices=BOOLEAN_WITH_BLANK_CHOICES),
     )
+    in_branch = forms.NullBooleanField(
+        label=_('In a branch'), required=False, widget=forms.Select(choices=BOOLEAN_WITH_BLANK_CHOICES),
+    )
+    branch = forms.CharField(label=_('Branch name'), required=False)
     created_after = forms.DateTimeField(required=False, label=_('After'), widget=DateTimePicker())
     created_before = forms.DateTimeField(required=False, label=_('Before'), widget=DateTimePicker())
 

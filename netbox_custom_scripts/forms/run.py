@@ -1,11 +1,12 @@
 from core.choices import JobIntervalChoices
 from django import forms
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from netbox.plugins import get_plugin_config
 from utilities.forms.widgets import DateTimePicker, NumberWithOptions
 
 from ..cron import MAX_CRON_LENGTH, MAX_INTERVAL_MINUTES
-from ..execution import ScriptInputForm, run_options, secret_field, visible_variables
+from ..execution import ScriptInputForm, branching_installed, run_options, secret_field, visible_variables
 from ..scripting.meta import script_options
 
 __all__ = (
@@ -47,6 +48,19 @@ class RunOptionsForm(forms.Form):
         label=_('Queue'),
         help_text=_('The RQ queue (workers) to run it on'),
     )
+    # netbox-branching only (removed below without it).
+    _stage_in_branch = forms.BooleanField(
+        required=False,
+        label=_('Stage in a new branch'),
+        help_text=_('Create a branch, commit the changes there and review them with its diff before merging; main '
+                    'is not changed'),
+    )
+    _new_branch = forms.CharField(
+        required=False,
+        max_length=100,
+        label=_('New branch name'),
+        help_text=_('The name of the branch to create'),
+    )
 
     def __init__(self, *args, script_class, **kwargs):
         super().__init__(*args, **kwargs)
@@ -64,6 +78,10 @@ class RunOptionsForm(forms.Form):
         if not options.scheduling_enabled:
             for name in ('_schedule_at', '_interval', '_cron'):
                 del self.fields[name]
+        if branching_installed():
+            self.fields['_new_branch'].initial = f'{script_class.__name__} {timezone.now():%Y-%m-%d %H:%M:%S}'
+        else:
+            del self.fields['_stage_in_branch'], self.fields['_new_branch']
 
     @classmethod
     def add_declared_options(cls):
@@ -76,6 +94,10 @@ class RunOptionsForm(forms.Form):
         options = {name.removeprefix('_'): value for name, value in self.cleaned_data.items()}
         # The checkbox always says: unchecked is a dry run, whatever Meta.commit_default.
         options['commit'] = bool(options.get('commit'))
+        if options.pop('stage_in_branch', False):
+            options['new_branch'] = options.get('new_branch') or self.fields['_new_branch'].initial
+        else:
+            options.pop('new_branch', None)
         return {name: value for name, value in options.items() if value not in (None, '')}
 
 

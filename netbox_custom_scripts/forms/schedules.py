@@ -7,7 +7,15 @@ from utilities.forms.rendering import FieldSet
 from utilities.forms.widgets import DateTimePicker
 
 from ..cron import MAX_INTERVAL_MINUTES
-from ..execution import InputError, RunRefused, check_schedule_settings, create_schedule, update_schedule
+from ..execution import (
+    InputError,
+    RunRefused,
+    branching_installed,
+    check_schedule_settings,
+    create_schedule,
+    schedule_branch,
+    update_schedule,
+)
 from ..models import Schedule, Script
 from .errors import add_core_errors
 
@@ -38,10 +46,15 @@ class ScheduleForm(NetBoxModelForm):
         required=False, min_value=1, max_value=MAX_INTERVAL_MINUTES, label=_('Interval'),
         help_text=_('Repeat every this many minutes (at most 366 days)'),
     )
+    # netbox-branching only (removed below without it).
+    branch = forms.CharField(
+        required=False, max_length=100, label=_('Branch'),
+        help_text=_('Run in this netbox-branching branch (its name); empty: main'),
+    )
 
     fieldsets = (
         FieldSet('name', 'script', 'description', 'tags', name=_('Schedule')),
-        FieldSet('health_check', 'inputs', 'commit', 'notifications', name=_('Run')),
+        FieldSet('health_check', 'inputs', 'commit', 'notifications', 'branch', name=_('Run')),
         FieldSet('start_at', 'interval', 'cron', name=_('Timing')),
     )
 
@@ -51,6 +64,13 @@ class ScheduleForm(NetBoxModelForm):
             'name', 'script', 'description', 'health_check', 'inputs', 'commit', 'notifications', 'start_at',
             'interval', 'cron', 'tags',
         )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not branching_installed():
+            del self.fields['branch']
+        elif self.instance.pk:
+            self.initial.setdefault('branch', self.instance.branch_name)
 
     def clean(self):
         super().clean()
@@ -69,6 +89,11 @@ class ScheduleForm(NetBoxModelForm):
             add_core_errors(self, exc, {name: name for name in ('start_at', 'interval', 'cron')}, others='inputs')
         except (PermissionDenied, RunRefused) as exc:
             add_core_errors(self, exc, others='script')
+        if data.get('branch'):
+            try:
+                schedule_branch(data['branch'], user)
+            except (InputError, PermissionDenied, RunRefused) as exc:
+                add_core_errors(self, exc, others='branch')
         return data
 
     def save(self, commit=True):
@@ -81,6 +106,8 @@ class ScheduleForm(NetBoxModelForm):
         }
         health_check = bool(data.get('health_check'))
         settings['cron'] = settings['cron'] or ''
+        if 'branch' in self.fields:
+            settings['branch'] = data.get('branch') or None
         if self.instance.pk:
             instance = update_schedule(self.instance, user, health_check=health_check, **settings)
         else:

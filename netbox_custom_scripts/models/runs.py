@@ -223,6 +223,25 @@ class ScriptRun(NotificationsMixin, ChangeLoggedModel):
         null=True,
         help_text=_('The reviewed dry run this committed run carries out'),
     )
+    # netbox-branching: the branch the run executed in. An ID and a name, not a foreign key: the plugin works
+    # without branching installed, and a run's record outlives its branch (merged, archived or deleted).
+    branch_id = models.PositiveBigIntegerField(
+        verbose_name=_('branch ID'),
+        blank=True,
+        null=True,
+        db_index=True,
+    )
+    branch_name = models.CharField(
+        verbose_name=_('branch'),
+        max_length=100,
+        blank=True,
+        help_text=_('The netbox-branching branch the run executed in (empty: main)'),
+    )
+    branch_staged = models.BooleanField(
+        verbose_name=_('staged in a new branch'),
+        default=False,
+        help_text=_('The run provisioned its branch and committed its changes there, for review and merge'),
+    )
     # A finished job of NetBox's built-in scripts, copied here by `migrate-builtin --history`: read-only.
     imported_job_id = models.PositiveBigIntegerField(
         verbose_name=_('imported from job'),
@@ -267,6 +286,10 @@ class ScriptRun(NotificationsMixin, ChangeLoggedModel):
         """The run's log lines, oldest first (a RunLog: iterate it, slice it, count() it, or filter it with RunLog's
         arguments)."""
         return RunLog(self.pk)
+
+    @property
+    def in_branch(self):
+        return self.branch_id is not None
 
     @property
     def is_active(self):

@@ -74,6 +74,18 @@ class Schedule(NetBoxModel):
         blank=True,
         help_text=_('Repeat on this cron expression (minute hour day month weekday), in UTC'),
     )
+    # netbox-branching: the branch every occurrence runs in (see ScriptRun.branch_id).
+    branch_id = models.PositiveBigIntegerField(
+        verbose_name=_('branch ID'),
+        blank=True,
+        null=True,
+    )
+    branch_name = models.CharField(
+        verbose_name=_('branch'),
+        max_length=100,
+        blank=True,
+        help_text=_('Run in this netbox-branching branch (empty: main)'),
+    )
     enabled = models.BooleanField(
         verbose_name=_('enabled'),
         default=True,

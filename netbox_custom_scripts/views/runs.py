@@ -14,7 +14,17 @@ from utilities.views import ViewTab, register_model_view
 
 from .. import filtersets, tables
 from ..choices import LogLevelChoices, RunSourceChoices
-from ..execution import InputError, RunRefused, approve_run, cancel_run, may_review, reject_run, rerun
+from ..execution import (
+    InputError,
+    RunRefused,
+    approve_run,
+    branch_url,
+    cancel_run,
+    may_review,
+    merge_url,
+    reject_run,
+    rerun,
+)
 from ..forms import ScriptRunFilterForm
 from ..forms.errors import show_error
 from ..models import RunLog, ScriptRun
@@ -74,6 +84,8 @@ class ScriptRunView(generic.ObjectView):
             'can_run': instance.script is not None and instance.source != RunSourceChoices.IMPORTED
             and request.user.has_perm('netbox_custom_scripts.run_script', instance.script),
             'log_levels': LogLevelChoices,
+            'branch_url': branch_url(instance),
+            'merge_url': merge_url(instance, request.user),
         }
 
 
@@ -223,7 +235,7 @@ class ScriptRunRerunView(RunLookupMixin, View):
             if run.script:
                 return redirect(f'{run.script.get_absolute_url()}?rerun={run.pk}')
             return redirect(run.get_absolute_url())
-        except RunRefused as exc:
+        except (RunRefused, PermissionDenied) as exc:
             messages.error(request, str(exc))
             return redirect(run.get_absolute_url())
         return redirect(new_run.get_absolute_url())

@@ -18,6 +18,7 @@ from ..execution import (
     RunRequest,
     build_form,
     companion_tests,
+    current_branch,
     form_initial_from_inputs,
     get_script_class,
     submit,
@@ -179,6 +180,7 @@ class ScriptView(generic.ObjectView):
             'can_run': request.user.has_perm('netbox_custom_scripts.run_script', script),
             'has_tests': bool(script.meta.get('test_methods')) or bool(companion_tests(script)),
             'recent_runs': ScriptRun.objects.restrict(request.user, 'view').filter(script=script)[:10],
+            'active_branch': current_branch(),
         }
 
     def get_extra_context(self, request, instance):
@@ -209,7 +211,7 @@ class ScriptView(generic.ObjectView):
                 ))
             except InputError as exc:
                 error = exc
-            except RunRefused as exc:
+            except (RunRefused, PermissionDenied) as exc:
                 messages.error(request, str(exc))
             else:
                 if run.schedule_id and run.status == RunStatusChoices.SCHEDULED:
@@ -219,7 +221,7 @@ class ScriptView(generic.ObjectView):
         variables_form.is_valid()
         if error is not None:
             for name, problems in error.message_dict.items():
-                if name in ('schedule_at', 'interval', 'cron', 'queue'):
+                if name in ('schedule_at', 'interval', 'cron', 'queue', 'new_branch'):
                     if f'_{name}' in options_form.fields:
                         options_form.add_error(f'_{name}', problems)
                     else:

@@ -39,6 +39,7 @@ class ScriptRunSerializer(BaseModelSerializer):
     reviewed_by = UserSerializer(nested=True, read_only=True)
     approval_of = serializers.PrimaryKeyRelatedField(read_only=True)
     approved_run = serializers.SerializerMethodField()
+    branch = serializers.SerializerMethodField()
 
     class Meta:
         model = ScriptRun
@@ -48,8 +49,19 @@ class ScriptRunSerializer(BaseModelSerializer):
             'scheduled_at', 'started', 'completed', 'progress', 'log_counts', 'change_count', 'output_format',
             'output', 'error', 'traceback', 'cancel_requested', 'rerun_of', 'schedule', 'job', 'health_check',
             'approval_requested', 'reviewed_by', 'reviewed', 'review_comment', 'approval_of', 'approved_run',
+            'branch',
         )
         brief_fields = ('id', 'url', 'display', 'script_name', 'status', 'commit', 'created')
+
+    @extend_schema_field({
+        'type': 'object', 'nullable': True,
+        'properties': {'id': {'type': 'integer'}, 'name': {'type': 'string'}, 'staged': {'type': 'boolean'}},
+    })
+    def get_branch(self, obj):
+        """The netbox-branching branch the run executed in (null: main); `staged`: it created the branch."""
+        if obj.branch_id is None:
+            return None
+        return {'id': obj.branch_id, 'name': obj.branch_name, 'staged': obj.branch_staged}
 
     @extend_schema_field({'type': 'integer', 'nullable': True})
     def get_approved_run(self, obj):
@@ -143,11 +155,31 @@ class RunRequestSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
                                  help_text='Repeat on this cron expression (five fields), in UTC (creates a schedule)')
     queue = serializers.CharField(required=False, allow_blank=True, default='',
                                   help_text="RQ queue, one of the script's Meta.allowed_queues (default: its own)")
+    branch = serializers.JSONField(
+        required=False, allow_null=True,
+        help_text='netbox-branching: the branch to run in (its name or ID; null: main), or {"new": "name"} to stage '
+                  'the changes in a new branch. Left out: the branch of the X-NetBox-Branch header, or main',
+    )
 
     def validate_data(self, value):
         if not isinstance(value, dict):
             raise serializers.ValidationError('Must be an object of input values by variable name.')
         return value
+
+    def validate_branch(self, value):
+        if isinstance(value, dict):
+            if set(value) != {'new'} or not isinstance(value['new'], str) or not value['new'].strip():
+                raise serializers.ValidationError('Give {"new": "<branch name>"} to stage in a new branch.')
+            return value
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (str, int))):
+            raise serializers.ValidationError('Must be a branch name or ID, null (main), or {"new": "<name>"}.')
+        return value
+
+    def validate(self, attrs):
+        # As RunRequest takes it: an existing branch, or the name of a new one.
+        if isinstance(attrs.get('branch'), dict):
+            attrs['new_branch'] = attrs.pop('branch')['new']
+        return attrs
 
 
 def run_option_field(option):

@@ -29,13 +29,17 @@ class ScheduleSerializer(RejectUnknownFieldsMixin, NetBoxModelSerializer):
     user = UserSerializer(nested=True, read_only=True)
     notifications = ChoiceField(choices=NotificationChoices, required=False)
     job = serializers.PrimaryKeyRelatedField(read_only=True)
+    branch = serializers.CharField(
+        source='branch_name', required=False, allow_blank=True, max_length=100,
+        help_text='netbox-branching: the branch its runs execute in (name or ID); empty: main',
+    )
 
     class Meta:
         model = Schedule
         fields = (
             'id', 'url', 'display_url', 'display', 'name', 'script', 'script_id', 'user', 'health_check', 'inputs',
             'commit', 'notifications', 'start_at', 'interval', 'cron', 'enabled', 'next_run_at', 'job', 'error',
-            'description', 'tags', 'custom_fields', 'created', 'last_updated',
+            'description', 'tags', 'custom_fields', 'created', 'last_updated', 'branch',
         )
         read_only_fields = ('enabled', 'next_run_at', 'error')
         brief_fields = ('id', 'url', 'display', 'name', 'enabled', 'next_run_at')

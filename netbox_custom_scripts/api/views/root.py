@@ -24,7 +24,8 @@ __all__ = (
 # Errors about how a run is started (rather than about one of the script's inputs) keep their own key in a 400 (the
 # declared run options' included); the script's inputs go under "data".
 RUN_OPTION_KEYS = (
-    'schedule_at', 'interval', 'cron', 'commit', 'queue', 'comment', *(name for name, __ in run_options()),
+    'schedule_at', 'interval', 'cron', 'commit', 'queue', 'comment', 'branch', 'new_branch',
+    *(name for name, __ in run_options()),
 )
 
 

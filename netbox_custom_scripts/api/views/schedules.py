@@ -29,7 +29,7 @@ class ScheduleViewSet(PluginViewSetMixin, ActionPermissionMixin, NetBoxModelView
 
     # Errors in the schedule's own terms: its inputs under "inputs", its timing under its own field names.
     inputs_key = 'inputs'
-    option_keys = ('start_at', 'interval', 'cron', 'commit', 'notifications')
+    option_keys = ('start_at', 'interval', 'cron', 'commit', 'notifications', 'branch')
 
     def perform_create(self, serializer):
         data = serializer.validated_data
@@ -38,6 +38,7 @@ class ScheduleViewSet(PluginViewSetMixin, ActionPermissionMixin, NetBoxModelView
             start_at=data.get('start_at'), interval=data.get('interval'), cron=data.get('cron', ''),
             name=data.get('name'), description=data.get('description', ''),
             notifications=data.get('notifications'), health_check=data.get('health_check', False),
+            branch=data.get('branch_name') or None,
         )
 
     def perform_update(self, serializer):
@@ -46,6 +47,8 @@ class ScheduleViewSet(PluginViewSetMixin, ActionPermissionMixin, NetBoxModelView
         data.pop('user', None)
         data.pop('tags', None)
         data.pop('custom_fields', None)
+        if 'branch_name' in data:
+            data['branch'] = data.pop('branch_name') or None
         serializer.instance = update_schedule(serializer.instance, self.request.user, **data)
 
     @extend_schema(request=None, responses={200: serializers.ScheduleSerializer})
