@@ -86,6 +86,15 @@ if 'netbox_scripts' in PLUGINS:
     }
     PLUGINS_CONFIG['netbox_scripts'] = {'runtime_cache_root': os.path.join(_INSTANCE, 'nsx-runtime-cache')}
 
+# netboxlabs-netbox-branching (NB_PLUGINS=netbox_custom_scripts,netbox_branching; tests/branching runs so): it must be
+# the last plugin, and it routes the queries of branch-aware models to the active branch's schema.
+if 'netbox_branching' in PLUGINS:
+    from netbox_branching.utilities import DynamicSchemaDict
+
+    PLUGINS = [plugin for plugin in PLUGINS if plugin != 'netbox_branching'] + ['netbox_branching']
+    DATABASES = DynamicSchemaDict(DATABASES)
+    DATABASE_ROUTERS = ['netbox_branching.database.BranchAwareRouter']
+
 TIME_ZONE = 'UTC'
 CENSUS_REPORTING_ENABLED = False
 RELEASE_CHECK_URL = None

@@ -425,6 +425,31 @@ def ensure_templates(info):
     return full
 
 
+# netboxlabs-netbox-branching: its tests (tests/branching) run in a second pytest, on a NetBox with both plugins,
+# whose database is the plugin template plus branching's migrations.
+BRANCHING_PLUGINS = 'netbox_custom_scripts,netbox_branching'
+BRANCHING_TESTS = os.path.join('tests', 'branching')
+
+
+def branching_template_name():
+    return template_name().replace('nbcs_tpl_', 'nbcs_btpl_', 1)
+
+
+def ensure_branching_template(full):
+    databases = set(db_tool('info')['databases'])
+    name = branching_template_name()
+    if name not in databases:
+        building = name + '_building'
+        say('Applying the netbox-branching migrations to a copy of the plugin template')
+        db_tool('clone', target=building, template=full)
+        netbox('migrate', '--no-input', '--skip-checks', NB_DB_NAME=building, NB_PLUGINS=BRANCHING_PLUGINS)
+        db_tool('rename', source=building, target=name)
+        stale = [db for db in databases if db.startswith('nbcs_btpl_') and db != name]
+        if stale:
+            db_tool('drop', names=stale)
+    return name
+
+
 #
 # Commands
 #
@@ -564,9 +589,24 @@ def ensure_browser():
         say('chromium is not installed: the browser tests will be skipped (sudo apt-get install chromium)')
 
 
+def split_test_args(args):
+    """
+    (main suite's arguments, branching suite's) for `args`: options go to both; test paths to the suite they are in.
+    None for a suite that is not to run (paths were given, none of them its).
+    """
+    paths = [arg for arg in args if not arg.startswith('-') and os.path.exists(arg.split('::')[0])]
+    options = [arg for arg in args if arg not in paths]
+    if not paths:
+        return [*options, '--ignore', BRANCHING_TESTS], [*options, BRANCHING_TESTS]
+    branching = [path for path in paths if os.path.normpath(path).startswith(BRANCHING_TESTS)]
+    main = [path for path in paths if path not in branching]
+    return ([*options, *main] if main else None), ([*options, *branching] if branching else None)
+
+
 def cmd_test(args):
     template = bootstrap()
     ensure_browser()
+    main_args, branching_args = split_test_args(args)
     overrides = {
         'NB_TEST_TEMPLATE': template,
         'NB_TEST_DB_NAME': env.get('NB_TEST_DB_NAME', 'test_nbcs'),
@@ -574,9 +614,20 @@ def cmd_test(args):
         'NB_REDIS_CACHING_DB': env.get('NB_REDIS_CACHING_DB', '15'),
         'NBCS_STOP_GRACE_PERIOD': env.get('NBCS_STOP_GRACE_PERIOD', '3'),
     }
-    command = [venv_bin('python'), '-m', 'pytest', '--create-db', *args]
-    say('pytest ' + ' '.join(command[3:]))
-    return subprocess.call(command, env=netbox_env(**overrides), cwd=REPO)
+    status = 0
+    if main_args is not None:
+        command = [venv_bin('python'), '-m', 'pytest', '--create-db', *main_args]
+        say('pytest ' + ' '.join(command[3:]))
+        status = subprocess.call(command, env=netbox_env(**overrides), cwd=REPO)
+    if branching_args is not None:
+        overrides.update(
+            NB_TEST_TEMPLATE=ensure_branching_template(template), NB_PLUGINS=BRANCHING_PLUGINS,
+            NB_TEST_DB_NAME=overrides['NB_TEST_DB_NAME'] + '_branching',
+        )
+        command = [venv_bin('python'), '-m', 'pytest', '--create-db', *branching_args]
+        say(f'pytest (with netbox-branching) {" ".join(command[3:])}')
+        status = subprocess.call(command, env=netbox_env(**overrides), cwd=REPO) or status
+    return status
 
 
 def collect_static():
