@@ -525,6 +525,8 @@ print("scripts:", len(result.created) + len(result.updated), "modules changed;",
 
 def cmd_demo(_args):
     template = bootstrap()
+    if 'netbox_branching' in env.get('NB_PLUGINS', ''):
+        template = ensure_branching_template(template)  # NB_PLUGINS=netbox_custom_scripts,netbox_branching make demo
     name = env.get('NB_DB_NAME', 'nbcs_demo')
     info = db_tool('info')
     if name not in info['databases']:

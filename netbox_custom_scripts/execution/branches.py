@@ -8,7 +8,7 @@ plugin is installed: without it every function here says "main" (None) and runs 
 - A run names its branch by ID (and keeps its name, for history); the worker looks it up again and activates it
   around the script, with the script's transaction opened on the branch's connection too.
 """
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 
 from django.apps import apps
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -174,17 +174,13 @@ def run_branch(run):
     return branch
 
 
-@contextmanager
 def inside(branch):
-    """Activate `branch` (None: main, as it is) for what runs inside."""
-    if branch is None:
-        with nullcontext():
-            yield
-        return
-    from netbox_branching.utilities import activate_branch
+    """Activate `branch` for what runs inside; None: main (whichever branch was active around it)."""
+    if not installed():
+        return nullcontext()
+    from netbox_branching.utilities import activate_branch, deactivate_branch
 
-    with activate_branch(branch):
-        yield
+    return activate_branch(branch) if branch is not None else deactivate_branch()
 
 
 def connection_aliases(branch):

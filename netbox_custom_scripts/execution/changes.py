@@ -11,6 +11,7 @@ from contextlib import ExitStack, contextmanager, nullcontext
 from core.models import ObjectChange
 from django.db.models.signals import post_save
 from django.http import QueryDict
+from django.http.request import HttpHeaders
 from netbox.context import current_request, events_queue, query_cache
 from netbox.context_managers import event_tracking
 from netbox.registry import registry
@@ -102,6 +103,8 @@ def build_run_request(run, user, captured=None):
             POST=_query_dict(captured.get('POST')), method=captured.get('method') or 'POST',
             path=captured.get('path') or '', path_info=captured.get('path_info') or '',
         )
+    # What request processors read (netbox-branching looks for its header there on API paths): the kept headers.
+    data['headers'] = HttpHeaders(data['META'])
     return NetBoxFakeRequest(data)
 
 

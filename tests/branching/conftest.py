@@ -44,12 +44,12 @@ def branch(make_branch):
 
 
 @pytest.fixture
-def runner():
-    """May run the plugin's scripts and commit, change sites, and see branches: the ordinary branch user."""
+def runner(admin):
+    """May run the plugin's scripts and commit, schedule them, change sites, and see branches: a branch user."""
     from dcim.models import Site
     from netbox_branching.models import Branch
 
-    from netbox_custom_scripts.models import Script, ScriptRun
+    from netbox_custom_scripts.models import Schedule, Script, ScriptRun
 
     return make_user('runner', (Script, ['view', 'run', 'commit']), (ScriptRun, ['view']),
-                     (Site, ['view', 'add', 'change']), (Branch, ['view']))
+                     (Schedule, ['view', 'add', 'change']), (Site, ['view', 'add', 'change']), (Branch, ['view']))

@@ -142,7 +142,7 @@ def test_nbshell_run_script_takes_a_branch(runner, branch):
 def test_a_schedule_runs_in_its_branch(rq_worker, runner, branch):
     response = api(runner).post(f'{API}/schedules/', {
         'script_id': script_named(CREATE_SITES).pk, 'inputs': {'prefix': 'sched', 'count': 1}, 'commit': True,
-        'interval': 60, 'branch': 'staging',
+        'name': 'hourly in staging', 'interval': 60, 'branch': 'staging',
     }, format='json')
     assert response.status_code == 201, response.content
     assert response.json()['branch'] == 'staging'
