@@ -58,7 +58,8 @@ def test_the_run_form_offers_no_branch_options_and_nothing_imports_branching(adm
     script = script_named('behaviours.CreateSites')
     page = client.get(script.get_absolute_url()).content.decode()
     assert '_stage_in_branch' not in page and '_new_branch' not in page and 'id="run-branch"' not in page
-    response = client.post(script.get_absolute_url(), {'count': '0', '_stage_in_branch': 'on', '_new_branch': 'x'})
+    response = client.post(script.get_absolute_url(), {'prefix': 'p', 'count': '0', '_stage_in_branch': 'on',
+                                                      '_new_branch': 'x'})
     assert response.status_code == 302
     run = ScriptRun.objects.get()
     assert run.branch_id is None and run.status in (RunStatusChoices.PENDING, RunStatusChoices.RUNNING,

@@ -89,11 +89,7 @@ RATE_LIMIT_PERIODS = {'second': 1, 'minute': 60, 'hour': 3600, 'day': 86400}
 
 # Form fields the run form adds next to the script's own variables, in the order it shows them; a variable cannot take
 # these names. Each declared run option (execution/request.py) has its field `_<name>` here.
-EXECUTION_PARAMETERS = (
-    '_commit', '_queue', '_schedule_at', '_interval', '_cron', '_notifications',
-    # Shown only with netbox-branching installed (forms/run.py).
-    '_stage_in_branch', '_new_branch',
-)
+EXECUTION_PARAMETERS = ('_commit', '_queue', '_schedule_at', '_interval', '_cron', '_notifications')
 
 
 # What NetBox's own Script calls or reads to show, run and record a script: a variable named like one of these

@@ -235,7 +235,7 @@ class ScriptRunRerunView(RunLookupMixin, View):
             if run.script:
                 return redirect(f'{run.script.get_absolute_url()}?rerun={run.pk}')
             return redirect(run.get_absolute_url())
-        except (RunRefused, PermissionDenied) as exc:
+        except RunRefused as exc:
             messages.error(request, str(exc))
             return redirect(run.get_absolute_url())
         return redirect(new_run.get_absolute_url())

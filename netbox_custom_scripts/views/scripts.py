@@ -171,6 +171,11 @@ class ScriptView(generic.ObjectView):
                         fields.append(form[name])
                 if fields:
                     groups.append((title, fields))
+            # netbox-branching's options (the form has them only with branching installed) end the last group.
+            branch_fields = [options_form[name] for name in ('_stage_in_branch', '_new_branch')
+                             if name in options_form.fields]
+            if branch_fields and groups:
+                groups[-1] = (groups[-1][0], [*groups[-1][1], *branch_fields])
         return {
             'script_class': script_class,
             'load_error': load_error,
@@ -211,7 +216,7 @@ class ScriptView(generic.ObjectView):
                 ))
             except InputError as exc:
                 error = exc
-            except (RunRefused, PermissionDenied) as exc:
+            except RunRefused as exc:
                 messages.error(request, str(exc))
             else:
                 if run.schedule_id and run.status == RunStatusChoices.SCHEDULED:
