@@ -59,6 +59,10 @@ class ScriptFilterSet(NetBoxModelFilterSet):
         )
 
 
+class NumberInFilter(django_filters.BaseInFilter, django_filters.NumberFilter):
+    """Comma-separated numbers; anything else is a 400, not a database error."""
+
+
 @register_filterset
 class ScriptRunFilterSet(BaseFilterSet):
     q = django_filters.CharFilter(method='search', label=_('Search'))
@@ -75,7 +79,7 @@ class ScriptRunFilterSet(BaseFilterSet):
     created_after = django_filters.DateTimeFilter(field_name='created', lookup_expr='gte')
     created_before = django_filters.DateTimeFilter(field_name='created', lookup_expr='lte')
     # netbox-branching: by branch ID or name; in_branch=false for the runs in main.
-    branch_id = django_filters.BaseInFilter(field_name='branch_id', label=_('Branch (ID)'))
+    branch_id = NumberInFilter(field_name='branch_id', label=_('Branch (ID)'))
     branch = django_filters.BaseInFilter(field_name='branch_name', label=_('Branch (name)'))
     in_branch = django_filters.BooleanFilter(field_name='branch_id', lookup_expr='isnull', exclude=True,
                                              label=_('In a branch'))

@@ -12,7 +12,7 @@ from contextlib import nullcontext
 
 from django.apps import apps
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import DEFAULT_DB_ALIAS
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from .errors import InputError, RunRefused
@@ -91,11 +91,12 @@ def find_branch(reference, field='branch'):
         return reference
     text = str(reference).strip()
     branch = None
-    if text.isdigit():
+    is_id = text.isascii() and text.isdigit()  # not '¹' or '١', which int() refuses or reads as another number
+    if is_id:
         branch = Branch.objects.filter(pk=int(text)).first()
     branch = branch or Branch.objects.filter(name=text).first() or Branch.objects.filter(schema_id=text).first()
     if branch is None:
-        message = _('No branch with ID {id} (it may have been deleted).') if text.isdigit() else _(
+        message = _('No branch with ID {id} (it may have been deleted).') if is_id else _(
             'No branch named {name!r}.')
         raise InputError({field: [message.format(id=text, name=text[:100])]})
     return branch
@@ -127,8 +128,10 @@ def new_branch(name, user):
     name = (name or '').strip()
     if not name:
         raise InputError({'new_branch': [_('Give the new branch a name.')]})
-    if not user.has_perm('netbox_branching.add_branch'):
-        raise PermissionDenied(_('{user} may not create branches.').format(user=user))
+    # Staging runs the script inside the branch: as for any run into a branch, its user must be able to view it.
+    if not (user.has_perm('netbox_branching.add_branch') and user.has_perm('netbox_branching.view_branch')):
+        raise PermissionDenied(_('{user} may not create branches (staging needs the add and view permissions on '
+                                 'branches).').format(user=user))
     branch = _branch_model()(name=name, owner=user)
     try:
         branch.full_clean()
@@ -138,8 +141,15 @@ def new_branch(name, user):
 
 
 def save_new_branch(branch):
-    """Save a branch from new_branch() without branching's own provisioning job: the run provisions it."""
-    branch.save(provision=False)
+    """
+    Save a branch from new_branch() without branching's own provisioning job: the run provisions it. Two requests
+    for the same new name at once: the second is refused as the name check would have refused it.
+    """
+    try:
+        with transaction.atomic():
+            branch.save(provision=False)
+    except IntegrityError:
+        raise InputError({'new_branch': [_('A branch named {name!r} already exists.').format(name=branch.name)]})
     return branch
 
 

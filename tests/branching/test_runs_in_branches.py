@@ -305,3 +305,35 @@ def test_a_scheduled_single_run_keeps_its_branch(runner, branch):
     }, branch)
     assert response.status_code == 201, response.content
     assert ScriptRun.objects.get().branch_id == branch.pk
+
+
+@pytest.mark.parametrize('value', ['\u00b9', '\u0661', '\u00b2\u00b3'])
+def test_non_ascii_digits_are_names_not_ids(admin, branch, value):
+    # '¹' passes str.isdigit() but int() refuses it; '١' int() reads as 1: neither may pick a branch by ID.
+    response = run_over_api(admin, {'data': {'prefix': 'x', 'count': 1}, 'commit': True, 'branch': value})
+    assert response.status_code == 400, response.content
+    assert 'No branch named' in json.dumps(response.json(), ensure_ascii=False)
+    assert not ScriptRun.objects.exists()
+
+
+def test_staging_needs_the_view_permission_too(admin):
+    adder = make_user('adder', (Script, ['view', 'run', 'commit']), (Site, ['view', 'add']), (Branch, ['add']))
+    response = run_over_api(adder, {'data': {'prefix': 'x', 'count': 1}, 'branch': {'new': 'unseen'}})
+    assert response.status_code == 403, response.content
+    assert not Branch.objects.exists() and not ScriptRun.objects.exists()
+
+
+def test_a_new_branch_name_taken_meanwhile_is_refused_not_a_server_error(admin):
+    from netbox_custom_scripts.execution.branches import new_branch, save_new_branch
+    from netbox_custom_scripts.execution.errors import InputError
+
+    checked = new_branch('raced', admin)  # the name is free when it is checked...
+    Branch(name='raced').save(provision=False)  # ...and taken before it is saved
+    with pytest.raises(InputError) as caught:
+        save_new_branch(checked)
+    assert 'already exists' in str(caught.value.message_dict['new_branch'])
+
+
+@pytest.mark.parametrize('value', ['abc', '\u00b9', '1;2'])
+def test_a_bad_branch_id_filter_is_a_400(admin, value):
+    assert api(admin).get(f'{API}/runs/', {'branch_id': value}).status_code == 400
