@@ -26,6 +26,7 @@ __all__ = (
     'current_branch',
     'exempt_plugin_models',
     'find_branch',
+    'hold',
     'installed',
     'inside',
     'merge_url',
@@ -59,9 +60,28 @@ def exempt_plugin_models():
     """
     if not installed():
         return
+    from netbox_branching.signals import pre_deprovision, pre_merge
     from netbox_branching.utilities import register_branching_resolver
 
     register_branching_resolver(_not_branchable)
+    pre_merge.connect(_refuse_merge_under_a_run, weak=False, dispatch_uid='netbox_custom_scripts.branch_merge')
+    # Deleting (deprovisioning) a branch under a running script: its later writes would fall through to main.
+    pre_deprovision.connect(_refuse_merge_under_a_run, weak=False, dispatch_uid='netbox_custom_scripts.branch_drop')
+
+
+def _refuse_merge_under_a_run(sender, branch, **kwargs):
+    """
+    No merge or delete of a branch while a script runs in it. A merge reads the branch's changes before it marks the
+    branch merging, so the run's changes would stay behind in a merged branch; a dropped schema would send the
+    run's later writes to main.
+    """
+    from ..choices import RunStatusChoices
+    from ..models import ScriptRun
+
+    busy = ScriptRun.objects.filter(branch_id=branch.pk, status=RunStatusChoices.RUNNING).order_by('pk').first()
+    if busy is not None:
+        raise RunRefused(_('Run #{run} ({script}) is executing in branch {branch}: wait until it has ended.'
+                           ).format(run=busy.pk, script=busy.script_name, branch=branch.name))
 
 
 def _not_branchable(model):
@@ -175,6 +195,11 @@ def run_branch(run):
     branch = _branch_model().objects.filter(pk=run.branch_id).first()
     if branch is None:
         raise RunRefused(_('Branch {branch} was deleted before the run started.').format(branch=run.branch_name))
+    user = run.user
+    # Checked again when it starts: the user may have lost access to the branch while the run waited.
+    if user is None or not (user.is_superuser or _branch_model().objects.restrict(user, 'view').filter(
+            pk=branch.pk).exists()):
+        raise RunRefused(_('{user} may no longer access the branch {branch}.').format(user=user, branch=branch.name))
     if run.branch_staged and branch.status == 'new':
         return branch
     if not branch.ready:
@@ -191,6 +216,25 @@ def inside(branch):
     from netbox_branching.utilities import activate_branch, deactivate_branch
 
     return activate_branch(branch) if branch is not None else deactivate_branch()
+
+
+def hold(branch):
+    """
+    Inside a run's transaction, before its script: share-lock the branch's row until the run ends, and check that the
+    branch is still ready. branching's merge, sync and revert update that row first, and a delete removes it, so
+    none of them can finish under a running script (its writes would otherwise land in a merged branch, or - once
+    the schema is dropped - in main). Raises RunRefused when the branch is gone or no longer ready.
+    """
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute('SELECT status FROM netbox_branching_branch WHERE id = %s FOR SHARE', [branch.pk])
+        row = cursor.fetchone()
+    if row is None:
+        raise RunRefused(_('Branch {branch} was deleted before the run started.').format(branch=branch.name))
+    if row[0] != 'ready':
+        raise RunRefused(_('Branch {branch} is not ready ({status}): the run did not start.').format(
+            branch=branch.name, status=row[0]))
 
 
 def connection_aliases(branch):

@@ -23,6 +23,7 @@ __all__ = (
     'run_script',
 )
 from .changes import ChangeWatcher, change_record, change_tracking
+from .errors import RunRefused
 from .interrupts import RunCancelled, cancel_interrupted_query, cancel_signal
 from .outcome import DryRunRollback, RunOutcome, log_line
 
@@ -56,12 +57,13 @@ def _atomic(databases):
     return stack
 
 
-def run_script(run, script_class, data, request, recorder, stopper=None, databases=(DEFAULT_DB_ALIAS,)):
+def run_script(run, script_class, data, request, recorder, stopper=None, databases=(DEFAULT_DB_ALIAS,), hold=None):
     """
     Execute the script of `run` with cleaned `data`. Returns a RunOutcome; never raises for anything the script
     does. Inside a caller's transaction (the test helper) the run's transaction is a savepoint of it. With a
     RunStopper, a run past its time limit or cancelled never commits, and one that will not stop is stopped hard.
-    `databases`: the connections the run's transaction spans (a run in a branch writes through the branch's).
+    `databases`: the connections the run's transaction spans (a run in a branch writes through the branch's);
+    `hold()` is called first inside it (a branch run locks its branch there) and may refuse the run (RunRefused).
     """
     script = script_class()
     script.request = request
@@ -76,6 +78,8 @@ def run_script(run, script_class, data, request, recorder, stopper=None, databas
     try:
         with cancel_signal(recorder, stopper), watcher, change_tracking(request, commit):
             with _atomic(databases):
+                if hold is not None:
+                    hold()
                 if stopper is not None:
                     stopper.note_transaction_start()
                 with cancel_interrupted_query():
@@ -94,6 +98,9 @@ def run_script(run, script_class, data, request, recorder, stopper=None, databas
                     raise DryRunRollback()
         if commit and outcome.status == RunStatusChoices.COMPLETED:
             log_line(recorder, LogLevelChoices.INFO, _('Changes committed.'))
+    except RunRefused as exc:
+        log_line(recorder, LogLevelChoices.WARNING, str(exc))
+        outcome = RunOutcome(RunStatusChoices.REFUSED, error=str(exc))
     except DryRunRollback:
         log_line(recorder, LogLevelChoices.INFO, _('Dry run: all changes were rolled back.'))
     except _TransactionEndedByScript:

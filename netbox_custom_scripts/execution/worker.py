@@ -17,7 +17,7 @@ from netbox.plugins import get_plugin_config
 from ..choices import LogLevelChoices, RunSourceChoices, RunStatusChoices
 from ..models import ScriptModule, ScriptRun
 from ..scripting.meta import script_options, secret_variable_names
-from .branches import connection_aliases, inside, provision, run_branch
+from .branches import connection_aliases, hold, inside, provision, run_branch
 from .changes import build_run_request
 from .errors import InputError, RunRefused
 from .health import run_health_check
@@ -118,7 +118,8 @@ def execute_queued_run(run_id, job, *, sealed_secrets=None, files=None, request=
             http_request = _run_request(run, request)
             with enforced_time_limit(timeout):
                 outcome = run_script(run, script_class, data, http_request, recorder, stopper,
-                                     databases=connection_aliases(branch))
+                                     databases=connection_aliases(branch),
+                                     hold=(lambda: hold(branch)) if branch is not None else None)
         if branch is not None and outcome.status == RunStatusChoices.COMPLETED:
             log_line(recorder, LogLevelChoices.INFO, (
                 _('Changes committed in branch {branch}: review and merge them there.') if run.commit else

@@ -337,3 +337,65 @@ def test_a_new_branch_name_taken_meanwhile_is_refused_not_a_server_error(admin):
 @pytest.mark.parametrize('value', ['abc', '\u00b9', '1;2'])
 def test_a_bad_branch_id_filter_is_a_400(admin, value):
     assert api(admin).get(f'{API}/runs/', {'branch_id': value}).status_code == 400
+
+
+def _in_thread(function):
+    import threading
+
+    outcome = {}
+
+    def target():
+        from django.db import connections
+        try:
+            outcome['value'] = function()
+        except Exception as exc:  # what the other user would see
+            outcome['error'] = exc
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    return thread, outcome
+
+
+def test_deleting_the_branch_under_a_running_run_cannot_send_its_writes_to_main(rq_worker, admin, branch):
+    slow = api(admin, branch).post(f'{API}/scripts/behaviours.SlowLogger/run/',
+                                   {'data': {'seconds': 3, 'site_name': 'racer'}, 'commit': True}, format='json')
+    assert slow.status_code == 201, slow.content
+    wait_for(lambda: ScriptRun.objects.get(pk=slow.json()['id']).log_entries.count() >= 3, message='the run to start')
+    thread, outcome = _in_thread(lambda: Branch.objects.get(pk=branch.pk).delete())
+    finished(slow.json()['id'], timeout=90)
+    thread.join(timeout=90)
+    assert not thread.is_alive()
+    assert 'is executing in branch staging' in str(outcome.get('error')), outcome  # the delete was refused
+    assert not Site.objects.filter(name='racer').exists()
+    assert sites(Branch.objects.get(pk=branch.pk)) == ['racer']
+
+
+def test_a_merge_is_refused_while_a_run_executes_in_its_branch(rq_worker, admin, branch):
+    slow = api(admin, branch).post(f'{API}/scripts/behaviours.SlowLogger/run/',
+                                   {'data': {'seconds': 3, 'site_name': 'merged-late'}, 'commit': True}, format='json')
+    wait_for(lambda: ScriptRun.objects.get(pk=slow.json()['id']).log_entries.count() >= 3, message='the run to start')
+    thread, outcome = _in_thread(lambda: Branch.objects.get(pk=branch.pk).merge(user=admin))
+    run = finished(slow.json()['id'], timeout=90)
+    thread.join(timeout=90)
+    assert run.status == RunStatusChoices.COMPLETED, (run.error, run.traceback)
+    # A merge while the run executes is refused (it would leave the run's changes behind in a merged branch)...
+    assert 'is executing in branch staging: wait until it has ended' in str(outcome.get('error')), outcome
+    assert Branch.objects.get(pk=branch.pk).ready and not Site.objects.filter(name='merged-late').exists()
+    # ...and once it has ended, the merge carries them into main.
+    Branch.objects.get(pk=branch.pk).merge(user=admin)
+    assert Site.objects.filter(name='merged-late').exists()
+
+
+def test_losing_access_to_the_branch_while_queued_refuses_the_run(request, runner, branch):
+    from users.models import ObjectPermission
+
+    response = run_over_api(runner, {'data': {'prefix': 'lost', 'count': 1}, 'commit': True}, branch)
+    assert response.status_code == 201, response.content
+    ObjectPermission.objects.filter(users=runner, object_types=ObjectType.objects.get_for_model(Branch)).delete()
+    request.getfixturevalue('rq_worker')
+    run = finished(response.json()['id'])
+    assert run.status == RunStatusChoices.REFUSED
+    assert run.error == 'runner may no longer access the branch staging.'
+    assert sites(branch) == []
